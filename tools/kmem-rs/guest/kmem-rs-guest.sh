@@ -1,0 +1,206 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# kmem-rs guest side: runs inside the VM that `cargo kmem` boots.
+#
+#   kmem-rs-guest.sh prepare             turn the emulated pmem into dax0.0 (devdax)
+#   kmem-rs-guest.sh suite NAME OUTDIR   run one suite: KTAP in OUTDIR/NAME.tap,
+#                                        its exit status in OUTDIR/NAME.rc
+#   kmem-rs-guest.sh demo OUTDIR         narrate the main job into OUTDIR/demo.txt
+#
+# KMEM_RS_KSRC names the kernel source tree, where the selftests live.
+
+KSRC=${KMEM_RS_KSRC:?KMEM_RS_KSRC must name the kernel source tree}
+SELFTESTS=$KSRC/tools/testing/selftests
+NS=namespace0.0
+DAX=dax0.0
+# shellcheck disable=SC1091
+. "$SELFTESTS/dax/dax-kmem-lib.sh"
+
+# prepare -- make $DAX exist in devdax mode on a NUMA node >= 0, or say why not.
+prepare() {
+	local i node
+	for tool in ndctl daxctl bc numactl; do
+		command -v "$tool" > /dev/null ||
+			{ echo "$tool is not installed on the host (apt-get install $tool)"; return 1; }
+	done
+	mountpoint -q /sys/kernel/debug || mount -t debugfs none /sys/kernel/debug
+	for i in $(seq 100); do
+		[ -e "/sys/bus/nd/devices/$NS" ] && break
+		sleep 0.1
+	done
+	[ -e "/sys/bus/nd/devices/$NS" ] ||
+		{ echo "no $NS: memmap=SIZE!START missing, or CONFIG_X86_PMEM_LEGACY off"; return 1; }
+	if [ ! -e "$DAX_BASE/$DAX" ]; then
+		ndctl create-namespace -f -e "$NS" -m devdax > /dev/null 2> /tmp/ndctl.err ||
+			{ echo "ndctl create-namespace -m devdax failed: $(tr '\n' ' ' < /tmp/ndctl.err)"; return 1; }
+	fi
+	[ -e "$DAX_BASE/$DAX" ] || { echo "ndctl made no $DAX"; return 1; }
+	node=$(cat "$DAX_BASE/$DAX/target_node" 2> /dev/null || echo -1)
+	[ "$node" -ge 0 ] ||
+		{ echo "$DAX has target_node $node: kmem needs the pmem in a NUMA node"; return 1; }
+}
+
+# prepare_or_bail -- prepare, or end the suite's KTAP with the reason.
+prepare_or_bail() {
+	local why
+	if ! why=$(prepare); then
+		echo "Bail out! $why"
+		exit 1
+	fi
+	echo "# kmem-rs: $DAX: $(($(cat "$DAX_BASE/$DAX/size") >> 20)) MiB on node $(cat "$DAX_BASE/$DAX/target_node"), kernel $(uname -r)"
+}
+
+# bind_kmem [daxctl options] -- daxctl reconfigure-device -m system-ram, or bail.
+bind_kmem() {
+	local out
+	if ! out=$(daxctl reconfigure-device "$@" -m system-ram "$DAX" 2>&1) ||
+	   [ "$(dax_driver)" != kmem ]; then
+		echo "Bail out! cannot bind $DAX to kmem: $(echo "$out" | tr '\n' ' ')"
+		exit 1
+	fi
+	echo "# kmem-rs: $DAX bound to kmem (daxctl $*), state $(cat "$DAX_BASE/$DAX/state" 2> /dev/null)"
+}
+
+suite_dax_kmem_hotplug() {
+	prepare_or_bail
+	# -N: leave onlining to kmem's own policy, as the test's header suggests.
+	bind_kmem -N
+	DAX_KMEM_TEST_DEV=$DAX DAX_KMEM_TEST_UNBIND=1 bash "$SELFTESTS/dax/dax-kmem-hotplug.sh"
+}
+
+suite_mem_on_off() {
+	local out rc blocks on
+	prepare_or_bail
+	bind_kmem
+	mapfile -t blocks < <(kmem_blocks)
+	on=$(count_online "${blocks[@]}")
+	echo "TAP version 13"
+	echo "1..5"
+	if [ "${#blocks[@]}" -gt 0 ] && [ "$on" = "${#blocks[@]}" ]; then
+		echo "ok 1 $DAX hotplugged: $on memory blocks online for the test to offline"
+	else
+		echo "not ok 1 $DAX hotplugged: $on of ${#blocks[@]} blocks online"
+	fi
+	out=$(bash "$SELFTESTS/memory-hotplug/mem-on-off-test.sh" 2>&1)
+	rc=$?
+	echo "$out" | sed 's/^/# /'
+	if [ "$rc" = 0 ]; then
+		echo "ok 2 mem-on-off-test.sh exit status 0"
+	else
+		echo "not ok 2 mem-on-off-test.sh exit status $rc"
+	fi
+	n=$(grep -c -- '-> Success' <<< "$out")
+	if [ "$n" -gt 0 ]; then
+		echo "ok 3 offlined and re-onlined $n block(s) for real (bc present)"
+	else
+		echo "not ok 3 no block was offlined: the test ran vacuously"
+	fi
+	if grep -q 'Test with memory notifier error injection' <<< "$out" &&
+	   ! grep -q 'skip extra tests' <<< "$out"; then
+		echo "ok 4 notifier error-injection part ran (memory-notifier-error-inject)"
+	else
+		echo "not ok 4 notifier error-injection part did not run"
+	fi
+	on=$(count_online "${blocks[@]}")
+	if [ "$on" = "${#blocks[@]}" ]; then
+		echo "ok 5 all $on device blocks online again afterwards"
+	else
+		echo "not ok 5 $on of ${#blocks[@]} device blocks online afterwards"
+	fi
+	[ "$rc" = 0 ]
+}
+
+suite_daxctl_roundtrip() {
+	prepare_or_bail
+	DAX_KMEM_TEST_DEV=$DAX bash "$SELFTESTS/dax/dax-kmem-daxctl.sh"
+}
+
+# --- demo -------------------------------------------------------------------
+
+say() { printf '\n\033[1m%s\033[0m\n' "$*"; }
+show() { printf '  $ %s\n' "$*"; "$@" 2>&1 | sed 's/^/    /'; }
+meminfo() {
+	local n
+	printf '    MemTotal: %8d MiB\n' $(($(memtotal_kb) / 1024))
+	for n in /sys/devices/system/node/node[0-9]*; do
+		printf '    %s: %8d MiB, %3d online memory blocks\n' "$(basename "$n")" \
+			$(($(awk '/MemTotal/ {print $4}' "$n/meminfo") / 1024)) \
+			"$(node_online_blocks "${n##*node}")"
+	done
+}
+
+demo() {
+	local why mt0 mt1 mt2 size kb ok=1
+	say "1. A guest with two NUMA nodes; node 1 has no CPUs and holds 2 GiB of emulated pmem"
+	meminfo
+	if ! why=$(prepare); then
+		echo "demo: $why"
+		return 1
+	fi
+	mt0=$(memtotal_kb)
+	size=$(cat "$DAX_BASE/$DAX/size")
+	say "2. ndctl turned the pmem into a device-DAX device (driver: $(dax_driver))"
+	show daxctl list -d "$DAX"
+	say "3. Hand it to the kernel as System RAM"
+	show daxctl reconfigure-device --mode=system-ram "$DAX"
+	mt1=$(memtotal_kb)
+	kb=$(kmem_bytes)
+	meminfo
+	show numactl -H
+	echo "  $ grep -A1 '$DAX' /proc/iomem"
+	grep -A1 " : $DAX\$" /proc/iomem | sed 's/^/    /'
+	printf '  %s: driver %s, state %s\n' "$DAX" "$(dax_driver)" "$(cat "$DAX_BASE/$DAX/state")"
+	printf '  MemTotal rose by %d MiB: the %d MiB device less %d MiB lost to block alignment\n' \
+		$(((mt1 - mt0) / 1024)) $((size >> 20)) $(((size - kb) >> 20))
+	[ $((mt1 - mt0)) = $((kb / 1024)) ] && [ "$kb" -gt 0 ] || ok=0
+	say "4. Unplug it through kmem's state attribute"
+	echo "  $ echo unplugged > $DAX_BASE/$DAX/state"
+	echo unplugged > "$DAX_BASE/$DAX/state" || ok=0
+	mt2=$(memtotal_kb)
+	meminfo
+	printf '  %s: state %s; "System RAM (kmem)" left under it: %d bytes\n' \
+		"$DAX" "$(cat "$DAX_BASE/$DAX/state")" "$(kmem_bytes)"
+	printf '  MemTotal fell by %d MiB, back to %d MiB\n' $(((mt1 - mt2) / 1024)) $((mt2 / 1024))
+	[ "$mt2" = "$mt0" ] || ok=0
+	if [ "$ok" = 1 ]; then
+		say "PASS: +$(((mt1 - mt0) / 1024)) MiB of System RAM from pmem, and back to $((mt0 / 1024)) MiB"
+	else
+		say "FAIL: MemTotal $mt0 -> $mt1 -> $mt2 kB, kmem ranges $kb bytes"
+		return 1
+	fi
+}
+
+# --- main -------------------------------------------------------------------
+
+cmd=${1:-}
+case "$cmd" in
+prepare)
+	prepare
+	;;
+suite)
+	name=${2:?suite name}
+	out=${3:?output directory}
+	fn=suite_${name//-/_}
+	if ! declare -F "$fn" > /dev/null; then
+		echo "Bail out! unknown suite '$name'" > "$out/$name.tap"
+		echo 2 > "$out/$name.rc"
+		exit 2
+	fi
+	("$fn") > "$out/$name.tap" 2> "$out/$name.stderr"
+	rc=$?
+	dmesg > "$out/dmesg.txt" 2>&1
+	echo "$rc" > "$out/$name.rc"
+	;;
+demo)
+	out=${2:?output directory}
+	demo > "$out/demo.txt" 2>&1
+	rc=$?
+	dmesg > "$out/dmesg.txt" 2>&1
+	echo "$rc" > "$out/demo.rc"
+	;;
+*)
+	echo "usage: $0 prepare | suite NAME OUTDIR | demo OUTDIR" >&2
+	exit 2
+	;;
+esac

@@ -1,0 +1,160 @@
+// SPDX-License-Identifier: GPL-2.0-only
+//! `build`: configure the lean test kernel from fragments and build it
+//! out of tree, incrementally.
+
+use anyhow::{bail, Context, Result};
+use sha2::{Digest, Sha256};
+use std::fs;
+use std::path::PathBuf;
+use std::process::Command;
+
+use crate::ctx::Ctx;
+use crate::kconfig;
+use crate::overlay;
+use crate::run::{capture, command, Step};
+use crate::setup;
+
+/// Debian's rustc-web, never the rustup one that may come first on PATH.
+pub const RUSTC: &str = "/usr/bin/rustc";
+/// The test config fragment, relative to the repository root.
+pub const CONFIG_FRAGMENT: &str = "tools/kmem-rs/configs/kmem-test.config";
+/// What the fragment is merged onto, after `make tinyconfig` (in-tree paths).
+const BASE_FRAGMENTS: &[&str] = &["kernel/configs/kvm_guest.config"];
+
+/// A built test kernel.
+pub struct Kernel {
+    /// The O= build directory; vng boots it and finds its modules there.
+    pub dir: PathBuf,
+}
+
+impl Kernel {
+    pub fn existing(ctx: &Ctx) -> Result<Self> {
+        let dir = ctx.build_dir();
+        if !dir.join("arch/x86/boot/bzImage").is_file() || !dir.join("modules.order").is_file() {
+            bail!("no kernel is built in {}: run `cargo kmem build`", dir.display());
+        }
+        Ok(Self { dir })
+    }
+
+    /// `uname -r` of the built kernel.
+    pub fn release(&self) -> String {
+        fs::read_to_string(self.dir.join("include/config/kernel.release"))
+            .map(|s| s.trim().to_string())
+            .unwrap_or_else(|_| "unknown".into())
+    }
+}
+
+/// `make` in the source tree with the project's toolchain; `out_of_tree`
+/// adds O= for the test build directory.
+pub fn make(ctx: &Ctx, out_of_tree: bool) -> Command {
+    let llvm = &ctx.versions.toolchain.llvm_suffix;
+    let mut c = command("make");
+    c.arg("-C").arg(ctx.src()).arg("-s");
+    if out_of_tree {
+        c.arg(format!("O={}", ctx.build_dir().display()));
+    }
+    c.arg(format!("LLVM={llvm}"))
+        .arg(format!("RUSTC={RUSTC}"))
+        .arg("RUSTDOC=/usr/bin/rustdoc")
+        .arg("RUSTFMT=/usr/bin/rustfmt")
+        .arg("CLIPPY_DRIVER=/usr/bin/clippy-driver")
+        .arg(format!("BINDGEN={}", setup::bindgen_path(ctx).display()))
+        .env("LIBCLANG_PATH", format!("/usr/lib/llvm{llvm}/lib"));
+    c
+}
+
+pub fn build(ctx: &Ctx, fresh: bool) -> Result<Kernel> {
+    let dir = ctx.build_dir();
+    println!("==> build (O={})", dir.display());
+    if fresh && dir.exists() {
+        fs::remove_dir_all(&dir)?;
+    }
+    fs::create_dir_all(&dir)?;
+    configure(ctx)?;
+    let log = ctx.log("make")?;
+    Step::new("make bzImage modules", &log).run_ok(
+        make(ctx, true)
+            .arg(format!("-j{}", ctx.jobs))
+            .args(["bzImage", "modules"]),
+    )?;
+    let k = Kernel::existing(ctx)?;
+    println!("  ✓ kernel {} in {}", k.release(), k.dir.display());
+    Ok(k)
+}
+
+/// Everything the generated .config depends on, hashed.
+fn config_key(ctx: &Ctx) -> Result<String> {
+    let mut h = Sha256::new();
+    h.update(fs::read(ctx.repo.join(CONFIG_FRAGMENT))?);
+    for f in BASE_FRAGMENTS {
+        h.update(fs::read(ctx.src().join(f))?);
+    }
+    for (path, (content, _)) in overlay::desired(ctx)? {
+        if path.rsplit('/').next().is_some_and(|n| n.starts_with("Kconfig")) {
+            h.update(path.as_bytes());
+            h.update(content);
+        }
+    }
+    h.update(ctx.versions.base.tree.as_bytes());
+    for tool in [RUSTC.to_string(), format!("clang{}", ctx.versions.toolchain.llvm_suffix)] {
+        h.update(capture(command(&tool).arg("--version")).unwrap_or_default());
+    }
+    Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// tinyconfig + kvm_guest.config + our fragment, generated in a scratch
+/// directory and copied over only when it changed, so that an unchanged
+/// config costs no rebuild.
+fn configure(ctx: &Ctx) -> Result<()> {
+    let dir = ctx.build_dir();
+    let stamp = dir.join(".kmem-rs-config-key");
+    let key = config_key(ctx)?;
+    if dir.join(".config").is_file() && fs::read_to_string(&stamp).ok().as_deref() == Some(&key) {
+        println!("  ✓ .config up to date");
+        return Ok(());
+    }
+    let scratch = ctx.cache.join("build/test.kconfig");
+    let _ = fs::remove_dir_all(&scratch);
+    fs::create_dir_all(&scratch)?;
+    let fragment = ctx.repo.join(CONFIG_FRAGMENT);
+    let log = ctx.log("kconfig")?;
+    let script = format!(
+        "set -euo pipefail
+         \"$@\" O=\"$SCRATCH\" tinyconfig
+         scripts/kconfig/merge_config.sh -m -O \"$SCRATCH\" \"$SCRATCH/.config\" {} \"$FRAGMENT\"
+         \"$@\" O=\"$SCRATCH\" olddefconfig",
+        BASE_FRAGMENTS.join(" ")
+    );
+    let mk = make(ctx, false);
+    let mut cmd = command("bash");
+    cmd.current_dir(ctx.src())
+        .args(["-c", &script, "kconfig"])
+        .arg(mk.get_program())
+        .args(mk.get_args())
+        .env("SCRATCH", &scratch)
+        .env("FRAGMENT", &fragment);
+    for (k, v) in mk.get_envs() {
+        if let Some(v) = v {
+            cmd.env(k, v);
+        }
+    }
+    Step::new("configure (tinyconfig + kvm_guest + kmem-test)", &log).run_ok(&mut cmd)?;
+    let generated = fs::read_to_string(scratch.join(".config"))?;
+    let dropped = kconfig::dropped(&fs::read_to_string(&fragment)?, &generated);
+    if !dropped.is_empty() {
+        bail!(
+            "olddefconfig dropped options the test config needs (a missing dependency or toolchain?):\n    {}\n  fragment: {}\n  log: {}",
+            dropped.join("\n    "),
+            fragment.display(),
+            log.display()
+        );
+    }
+    let current = fs::read_to_string(dir.join(".config")).unwrap_or_default();
+    if current != generated {
+        fs::write(dir.join(".config"), &generated).context("cannot write .config")?;
+        println!("  ✓ .config updated");
+    }
+    fs::write(&stamp, &key)?;
+    let _ = fs::remove_dir_all(&scratch);
+    Ok(())
+}

@@ -1,0 +1,137 @@
+// SPDX-License-Identifier: GPL-2.0-only
+//! Where things live: the repository, the cache, and the pinned versions.
+
+use anyhow::{bail, Context, Result};
+use std::path::{Path, PathBuf};
+
+use crate::versions::Versions;
+
+/// The file that holds every pinned version, relative to the repository root.
+pub const VERSIONS_FILE: &str = "tools/kmem-rs/versions.toml";
+
+/// Everything a subcommand needs to find its way.
+pub struct Ctx {
+    /// Root of the kmem-rs repository (the overlay).
+    pub repo: PathBuf,
+    /// Cache outside the repository: toolchain, kernel source, builds, logs.
+    pub cache: PathBuf,
+    /// Pinned versions from [`VERSIONS_FILE`].
+    pub versions: Versions,
+    /// Parallel make jobs.
+    pub jobs: usize,
+}
+
+impl Ctx {
+    pub fn new(cache: Option<PathBuf>, jobs: Option<usize>) -> Result<Self> {
+        let repo = find_repo()?;
+        let versions = Versions::load(&repo.join(VERSIONS_FILE))?;
+        let cache = match cache {
+            Some(c) => c,
+            None => default_cache()?,
+        };
+        std::fs::create_dir_all(&cache)
+            .with_context(|| format!("cannot create cache directory {}", cache.display()))?;
+        let cache = cache.canonicalize()?;
+        let jobs = jobs.unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
+        });
+        Ok(Self {
+            repo,
+            cache,
+            versions,
+            jobs,
+        })
+    }
+
+    /// The imported kernel source tree (a git repository).
+    pub fn src(&self) -> PathBuf {
+        self.cache.join("src/linux")
+    }
+
+    /// The out-of-tree build directory of the test kernel.
+    pub fn build_dir(&self) -> PathBuf {
+        self.cache.join("build/test")
+    }
+
+    /// A fresh log file path for `step`.
+    pub fn log(&self, step: &str) -> Result<PathBuf> {
+        let dir = self.cache.join("logs");
+        std::fs::create_dir_all(&dir)?;
+        Ok(dir.join(format!("{}-{step}.log", timestamp())))
+    }
+
+    /// A fresh directory for one VM run's outputs.
+    pub fn run_dir(&self, what: &str) -> Result<PathBuf> {
+        let dir = self.cache.join("runs").join(format!("{}-{what}", timestamp()));
+        std::fs::create_dir_all(&dir)?;
+        Ok(dir)
+    }
+}
+
+/// `YYYYmmdd-HHMMSS` in UTC, good enough for sortable log names.
+fn timestamp() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let (days, rem) = (secs / 86400, secs % 86400);
+    let (y, m, d) = civil_from_days(days as i64);
+    format!(
+        "{y:04}{m:02}{d:02}-{:02}{:02}{:02}-{}",
+        rem / 3600,
+        (rem / 60) % 60,
+        rem % 60,
+        std::process::id()
+    )
+}
+
+/// Days since 1970-01-01 to a proleptic Gregorian date (H. Hinnant's algorithm).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+fn default_cache() -> Result<PathBuf> {
+    if let Some(x) = std::env::var_os("XDG_CACHE_HOME").filter(|x| !x.is_empty()) {
+        return Ok(PathBuf::from(x).join("kmem-rs"));
+    }
+    match std::env::var_os("HOME") {
+        Some(h) => Ok(PathBuf::from(h).join(".cache/kmem-rs")),
+        None => bail!("neither KMEM_RS_CACHE, XDG_CACHE_HOME nor HOME is set: pass --cache DIR"),
+    }
+}
+
+/// The repository root: the nearest ancestor of the working directory that
+/// holds [`VERSIONS_FILE`], else the one this binary was built from.
+fn find_repo() -> Result<PathBuf> {
+    let cwd = std::env::current_dir()?;
+    if let Some(root) = cwd.ancestors().find(|d| d.join(VERSIONS_FILE).is_file()) {
+        return Ok(root.to_path_buf());
+    }
+    let built = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    if built.join(VERSIONS_FILE).is_file() {
+        return Ok(built.canonicalize()?);
+    }
+    bail!("cannot find the kmem-rs repository ({VERSIONS_FILE}) above {}: run from inside it", cwd.display())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::civil_from_days;
+
+    #[test]
+    fn civil_dates() {
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
+        assert_eq!(civil_from_days(20_417), (2025, 11, 25));
+    }
+}

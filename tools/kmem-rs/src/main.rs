@@ -1,0 +1,134 @@
+// SPDX-License-Identifier: GPL-2.0-only
+//! kmem-rs: one command from this repository to a tested kernel in a VM.
+//!
+//! `setup` installs the toolchain and imports the base kernel, `build` builds
+//! it with the overlay applied, `vm` boots it, `test` runs the in-guest test
+//! suites and `demo` shows persistent memory becoming System RAM.
+
+mod build;
+mod ctx;
+mod demo;
+mod kconfig;
+mod overlay;
+mod run;
+mod setup;
+mod tap;
+mod test;
+mod versions;
+mod vm;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "kmem-rs", version, about, long_about = None)]
+struct Cli {
+    /// Parallel make jobs (default: number of CPUs).
+    #[arg(short, long, global = true, env = "KMEM_RS_JOBS")]
+    jobs: Option<usize>,
+
+    /// Cache directory for the toolchain, kernel source, builds and logs.
+    #[arg(long, global = true, env = "KMEM_RS_CACHE")]
+    cache: Option<std::path::PathBuf>,
+
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Install the toolchain, fetch and import the base kernel, apply the overlay.
+    Setup {
+        /// Only report what is missing; change nothing.
+        #[arg(long)]
+        check: bool,
+    },
+    /// Build the test kernel (runs setup first; incremental).
+    Build {
+        /// Start from an empty build directory.
+        #[arg(long)]
+        fresh: bool,
+    },
+    /// Boot the test kernel with emulated pmem; a shell, or run one command.
+    Vm {
+        /// Command to run in the guest instead of an interactive shell.
+        #[arg(short, long)]
+        exec: Option<String>,
+        /// Do not create the devdax namespace before handing over.
+        #[arg(long)]
+        no_prepare: bool,
+        /// Skip the build step and boot what is already built.
+        #[arg(long)]
+        no_build: bool,
+    },
+    /// Run the in-guest test suites and print TAP with a summary line.
+    Test {
+        /// Run only the suites whose name contains this string (repeatable).
+        #[arg(short, long)]
+        filter: Vec<String>,
+        /// List the suites and exit.
+        #[arg(long)]
+        list: bool,
+        /// Skip the build step and test what is already built.
+        #[arg(long)]
+        no_build: bool,
+    },
+    /// Show persistent memory becoming System RAM and going away again.
+    Demo {
+        /// Skip the build step and boot what is already built.
+        #[arg(long)]
+        no_build: bool,
+    },
+}
+
+fn main() {
+    let cli = Cli::parse();
+    if let Err(err) = real_main(cli) {
+        eprintln!("kmem-rs: error: {err:#}");
+        std::process::exit(1);
+    }
+}
+
+fn real_main(cli: Cli) -> Result<()> {
+    let ctx = ctx::Ctx::new(cli.cache, cli.jobs)?;
+    match cli.cmd {
+        Cmd::Setup { check } => setup::setup(&ctx, check),
+        Cmd::Build { fresh } => {
+            setup::setup(&ctx, false)?;
+            build::build(&ctx, fresh).map(|_| ())
+        }
+        Cmd::Vm {
+            exec,
+            no_prepare,
+            no_build,
+        } => {
+            let kernel = ensure_built(&ctx, no_build)?;
+            vm::interactive(&ctx, &kernel, exec.as_deref(), !no_prepare)
+        }
+        Cmd::Test {
+            filter,
+            list,
+            no_build,
+        } => {
+            if list {
+                test::list();
+                return Ok(());
+            }
+            let kernel = ensure_built(&ctx, no_build)?;
+            test::run(&ctx, &kernel, &filter)
+        }
+        Cmd::Demo { no_build } => {
+            let kernel = ensure_built(&ctx, no_build)?;
+            demo::run(&ctx, &kernel)
+        }
+    }
+}
+
+/// Runs setup and an incremental build unless `no_build`; returns the build dir.
+fn ensure_built(ctx: &ctx::Ctx, no_build: bool) -> Result<build::Kernel> {
+    if no_build {
+        return build::Kernel::existing(ctx);
+    }
+    setup::setup(ctx, false)?;
+    build::build(ctx, false)
+}

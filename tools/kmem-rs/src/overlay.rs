@@ -1,0 +1,342 @@
+// SPDX-License-Identifier: GPL-2.0-only
+//! The overlay: this repository's kernel files, written into the imported
+//! tree at their in-tree paths, plus fragments that edit existing files.
+//!
+//! New files live in the repository under `drivers/`, `rust/`,
+//! `Documentation/` and `tools/testing/`, and are copied as they are.
+//! An edit to a file the base tree already has is a `*.fragment` file whose
+//! header names its target and where the body goes:
+//!
+//! ```text
+//! ## Why this edit exists (any number of `## ` lines).
+//! ## target: drivers/dax/Kconfig
+//! ## insert-after: <one line of the target, matched exactly once>
+//! <body>
+//! ```
+//!
+//! `insert-before:` works the same way; with neither, the body is appended.
+//! The target is always rebuilt from the base commit plus its fragments, so
+//! applying is idempotent, and files the overlay no longer has are restored.
+
+use anyhow::{bail, Context, Result};
+use std::collections::BTreeMap;
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+use crate::ctx::Ctx;
+use crate::run::command;
+use crate::setup::BASE_TAG;
+
+/// Repository directories whose files are copied into the kernel tree.
+pub const OVERLAY_DIRS: &[&str] = &["drivers/", "rust/", "Documentation/", "tools/testing/"];
+
+/// Where a fragment's body goes in its target.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Place {
+    Append,
+    After(String),
+    Before(String),
+}
+
+/// A parsed `*.fragment` file.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Fragment {
+    pub target: String,
+    pub place: Place,
+    pub body: String,
+}
+
+impl Fragment {
+    pub fn parse(name: &str, text: &str) -> Result<Self> {
+        let mut target = None;
+        let mut place = Place::Append;
+        let mut body_start = text.len();
+        let mut offset = 0;
+        for line in text.split_inclusive('\n') {
+            let Some(header) = line.strip_prefix("##") else {
+                body_start = offset;
+                break;
+            };
+            offset += line.len();
+            // Anchors keep their leading whitespace (Kconfig help text is
+            // tab-indented): only the one space after the colon is syntax.
+            let header = header.trim_end_matches('\n');
+            let header = header.strip_prefix(' ').unwrap_or(header);
+            let value = |v: &str| v.strip_prefix(' ').unwrap_or(v).to_string();
+            if let Some(t) = header.strip_prefix("target:") {
+                target = Some(t.trim().to_string());
+            } else if let Some(a) = header.strip_prefix("insert-after:") {
+                place = Place::After(value(a));
+            } else if let Some(b) = header.strip_prefix("insert-before:") {
+                place = Place::Before(value(b));
+            }
+        }
+        let target = target.with_context(|| format!("{name}: no '## target: PATH' header line"))?;
+        Ok(Self {
+            target,
+            place,
+            body: text[body_start..].to_string(),
+        })
+    }
+
+    /// Applies this fragment to `text` (the target's current content).
+    pub fn apply(&self, name: &str, text: &str) -> Result<String> {
+        if self.body.trim().is_empty() {
+            return Ok(text.to_string());
+        }
+        let mut body = self.body.clone();
+        if !body.ends_with('\n') {
+            body.push('\n');
+        }
+        let anchor = match &self.place {
+            Place::Append => {
+                let mut out = text.to_string();
+                if !out.is_empty() && !out.ends_with('\n') {
+                    out.push('\n');
+                }
+                out.push_str(&body);
+                return Ok(out);
+            }
+            Place::After(a) | Place::Before(a) => a,
+        };
+        let hits: Vec<usize> = line_starts(text)
+            .filter(|&(_, l)| l.trim_end_matches('\n') == anchor)
+            .map(|(i, _)| i)
+            .collect();
+        let [at] = hits[..] else {
+            bail!(
+                "{name}: anchor line {anchor:?} matches {} lines of {}; it must match exactly one",
+                hits.len(),
+                self.target
+            );
+        };
+        let pos = match self.place {
+            Place::Before(_) => at,
+            _ => text[at..].find('\n').map_or(text.len(), |n| at + n + 1),
+        };
+        Ok(format!("{}{body}{}", &text[..pos], &text[pos..]))
+    }
+}
+
+fn line_starts(text: &str) -> impl Iterator<Item = (usize, &str)> {
+    text.split_inclusive('\n').scan(0, |pos, l| {
+        let start = *pos;
+        *pos += l.len();
+        Some((start, l))
+    })
+}
+
+/// The repository's files, as git sees them (tracked and untracked, not ignored).
+fn repo_files(repo: &Path) -> Result<Vec<String>> {
+    let out = command("git")
+        .arg("-C")
+        .arg(repo)
+        .args(["ls-files", "--cached", "--others", "--exclude-standard", "-z"])
+        .output()
+        .context("cannot list the repository's files with git")?;
+    if !out.status.success() {
+        bail!("git ls-files failed in {}", repo.display());
+    }
+    Ok(String::from_utf8_lossy(&out.stdout)
+        .split('\0')
+        .filter(|p| !p.is_empty() && repo.join(p).is_file())
+        .map(str::to_string)
+        .collect())
+}
+
+/// The kernel tree's files as the overlay wants them: path, content, mode.
+pub fn desired(ctx: &Ctx) -> Result<BTreeMap<String, (Vec<u8>, u32)>> {
+    let mut want = BTreeMap::new();
+    let mut fragments: BTreeMap<String, Vec<(String, Fragment)>> = BTreeMap::new();
+    for path in repo_files(&ctx.repo)? {
+        let full = ctx.repo.join(&path);
+        if path.ends_with(".fragment") {
+            let text = fs::read_to_string(&full)?;
+            let f = Fragment::parse(&path, &text)?;
+            fragments.entry(f.target.clone()).or_default().push((path, f));
+        } else if OVERLAY_DIRS.iter().any(|d| path.starts_with(d)) {
+            let mode = fs::metadata(&full)?.permissions().mode() & 0o777;
+            want.insert(path, (fs::read(&full)?, mode));
+        }
+    }
+    for (target, frags) in fragments {
+        if want.contains_key(&target) {
+            bail!("{target} is both an overlay file and a fragment target");
+        }
+        let mut text = base_file(ctx, &target)?
+            .with_context(|| format!("fragment target {target} is not in the base tree"))?;
+        for (name, f) in &frags {
+            text = f.apply(name, &text)?;
+        }
+        let mode = fs::metadata(ctx.src().join(&target))
+            .map(|m| m.permissions().mode() & 0o777)
+            .unwrap_or(0o644);
+        want.insert(target, (text.into_bytes(), mode));
+    }
+    Ok(want)
+}
+
+/// A file of the base commit, or None if the base has no such file.
+fn base_file(ctx: &Ctx, path: &str) -> Result<Option<String>> {
+    let out = command("git")
+        .arg("-C")
+        .arg(ctx.src())
+        .args(["show", &format!("{BASE_TAG}:{path}")])
+        .output()?;
+    Ok(out
+        .status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).into_owned()))
+}
+
+/// Makes the kernel tree match base + overlay. Only files whose content
+/// changes are written, so an unchanged overlay triggers no rebuild.
+pub fn apply(ctx: &Ctx) -> Result<()> {
+    let src = ctx.src();
+    let state = src.join(".git/kmem-rs-overlay");
+    let want = desired(ctx)?;
+    let before: Vec<String> = fs::read_to_string(&state)
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_string)
+        .collect();
+    let mut changed = 0;
+    // Files an earlier overlay wrote that this one does not: back to base.
+    for path in before.iter().filter(|p| !want.contains_key(*p)) {
+        let dest = src.join(path);
+        match base_file(ctx, path)? {
+            Some(text) => write_if_changed(&dest, text.as_bytes(), None, &mut changed)?,
+            None if dest.exists() => {
+                fs::remove_file(&dest)?;
+                changed += 1;
+            }
+            None => {}
+        }
+    }
+    // Edits to base files that the overlay does not own are damage: restore.
+    let owned: Vec<&String> = want.keys().collect();
+    let dirty = modified_base_files(ctx)?;
+    let stray: Vec<&String> = dirty.iter().filter(|p| !owned.contains(p)).collect();
+    if !stray.is_empty() {
+        println!(
+            "  ! restoring {} base file(s) edited outside the overlay: {}",
+            stray.len(),
+            stray.iter().take(5).map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+        );
+        let st = command("git")
+            .arg("-C")
+            .arg(&src)
+            .args(["checkout", BASE_TAG, "--"])
+            .args(&stray)
+            .status()?;
+        if !st.success() {
+            bail!("cannot restore base files in {}", src.display());
+        }
+        changed += stray.len();
+    }
+    for (path, (content, mode)) in &want {
+        write_if_changed(&src.join(path), content, Some(*mode), &mut changed)?;
+    }
+    let list: String = want.keys().map(|p| format!("{p}\n")).collect();
+    fs::write(&state, list)?;
+    println!("  ✓ overlay applied: {} file(s), {changed} changed", want.len());
+    Ok(())
+}
+
+fn modified_base_files(ctx: &Ctx) -> Result<Vec<String>> {
+    let out = command("git")
+        .arg("-C")
+        .arg(ctx.src())
+        .args(["diff", "--name-only", "-z", BASE_TAG])
+        .output()?;
+    if !out.status.success() {
+        bail!("git diff against {BASE_TAG} failed in {}", ctx.src().display());
+    }
+    Ok(String::from_utf8_lossy(&out.stdout)
+        .split('\0')
+        .filter(|p| !p.is_empty())
+        .map(str::to_string)
+        .collect())
+}
+
+fn write_if_changed(dest: &Path, content: &[u8], mode: Option<u32>, changed: &mut usize) -> Result<()> {
+    if fs::read(dest).ok().as_deref() != Some(content) {
+        if let Some(dir) = dest.parent() {
+            fs::create_dir_all(dir)?;
+        }
+        fs::write(dest, content).with_context(|| format!("cannot write {}", dest.display()))?;
+        *changed += 1;
+    }
+    if let Some(mode) = mode {
+        let perms = fs::metadata(dest)?.permissions();
+        if perms.mode() & 0o777 != mode {
+            fs::set_permissions(dest, fs::Permissions::from_mode(mode))?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KCONFIG: &str = "config A\n\tbool \"a\"\n\nconfig B\n\tbool \"b\"\n";
+
+    #[test]
+    fn parse_header_and_body() {
+        let f = Fragment::parse(
+            "K.fragment",
+            "## Adds C.\n## target: drivers/dax/Kconfig\n## insert-after: \tbool \"a\"\nconfig C\n",
+        )
+        .unwrap();
+        assert_eq!(f.target, "drivers/dax/Kconfig");
+        assert_eq!(f.place, Place::After("\tbool \"a\"".into()));
+        assert_eq!(f.body, "config C\n");
+    }
+
+    #[test]
+    fn missing_target_is_an_error() {
+        assert!(Fragment::parse("x.fragment", "## nothing\nbody\n").is_err());
+    }
+
+    #[test]
+    fn insert_after_and_before() {
+        let after = Fragment::parse("f", "## target: K\n## insert-after: \tbool \"a\"\n\nconfig C\n").unwrap();
+        assert_eq!(
+            after.apply("f", KCONFIG).unwrap(),
+            "config A\n\tbool \"a\"\n\nconfig C\n\nconfig B\n\tbool \"b\"\n"
+        );
+        let before = Fragment::parse("f", "## target: K\n## insert-before: config B\nconfig C\n\n").unwrap();
+        assert_eq!(
+            before.apply("f", KCONFIG).unwrap(),
+            "config A\n\tbool \"a\"\n\nconfig C\n\nconfig B\n\tbool \"b\"\n"
+        );
+    }
+
+    #[test]
+    fn append_and_empty_body() {
+        let app = Fragment::parse("f", "## target: K\nX\n").unwrap();
+        assert_eq!(app.apply("f", "a").unwrap(), "a\nX\n");
+        let empty = Fragment::parse("f", "## target: K\n## only a header\n").unwrap();
+        assert_eq!(empty.apply("f", KCONFIG).unwrap(), KCONFIG);
+    }
+
+    #[test]
+    fn ambiguous_or_missing_anchor_fails() {
+        let f = Fragment::parse("f", "## target: K\n## insert-before: \nX\n").unwrap();
+        let err = f.apply("f", "a\n\nb\n\nc\n").unwrap_err().to_string();
+        assert!(err.contains("matches 2 lines"), "{err}");
+        let f = Fragment::parse("f", "## target: K\n## insert-after: nope\nX\n").unwrap();
+        assert!(f.apply("f", KCONFIG).unwrap_err().to_string().contains("matches 0 lines"));
+    }
+
+    #[test]
+    fn repo_fragments_parse() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        for name in ["Kconfig.fragment", "MAINTAINERS.fragment"] {
+            let text = fs::read_to_string(root.join(name)).unwrap();
+            Fragment::parse(name, &text).unwrap();
+        }
+    }
+}

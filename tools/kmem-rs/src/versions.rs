@@ -1,0 +1,88 @@
+// SPDX-License-Identifier: GPL-2.0-only
+//! The pinned versions, read from `tools/kmem-rs/versions.toml`.
+
+use anyhow::{bail, Context, Result};
+use serde::Deserialize;
+use std::path::Path;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Versions {
+    pub base: Base,
+    pub toolchain: Toolchain,
+}
+
+/// The base kernel: a Debian source package.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Base {
+    pub package: String,
+    pub version: String,
+    pub sha256: String,
+    pub tarball: String,
+    pub tree: String,
+    pub apt_source: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Toolchain {
+    pub rustc: String,
+    pub llvm_suffix: String,
+    pub apt_packages: Vec<String>,
+    pub bindgen_cli: String,
+    pub virtme_ng: String,
+}
+
+impl Versions {
+    pub fn load(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        Self::parse(&text).with_context(|| format!("in {}", path.display()))
+    }
+
+    pub fn parse(text: &str) -> Result<Self> {
+        let v: Versions = toml::from_str(text)?;
+        if v.base.sha256.len() != 64 || !v.base.sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+            bail!("base.sha256 must be 64 hex digits");
+        }
+        if v.base.tree.len() != 40 || !v.base.tree.bytes().all(|b| b.is_ascii_hexdigit()) {
+            bail!("base.tree must be a 40-hex-digit git tree id");
+        }
+        Ok(v)
+    }
+
+    /// The kernel release this base provides, e.g. `7.3.4` from `7.3.4-1~bpo13+1`.
+    pub fn kernel_release(&self) -> &str {
+        self.base.version.split('-').next().unwrap_or(&self.base.version)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repo_versions_file_parses() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("versions.toml");
+        let v = Versions::load(&path).unwrap();
+        assert_eq!(v.base.package, "linux-source-7.3");
+        assert!(v.kernel_release().starts_with("7.3."));
+        assert!(v.toolchain.apt_packages.iter().any(|p| p == "rustc-web"));
+    }
+
+    #[test]
+    fn bad_checksum_is_rejected() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("versions.toml");
+        let text = std::fs::read_to_string(path).unwrap();
+        let broken = text.replace("sha256 = \"", "sha256 = \"zz");
+        assert!(Versions::parse(&broken).is_err());
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("versions.toml");
+        let text = std::fs::read_to_string(path).unwrap();
+        assert!(Versions::parse(&format!("{text}\n[extra]\nx = 1\n")).is_err());
+    }
+}

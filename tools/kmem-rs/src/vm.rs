@@ -1,0 +1,258 @@
+// SPDX-License-Identifier: GPL-2.0-only
+//! Booting the test kernel with virtme-ng: the guest sees the host's root
+//! filesystem read-only (so Debian's ndctl, daxctl, bash and bc), has two
+//! NUMA nodes, and emulated pmem in the memory-only node 1.
+
+use anyhow::{bail, Result};
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::build::Kernel;
+use crate::ctx::Ctx;
+use crate::run::{self, capture, command, Outcome, Step};
+use crate::setup;
+
+/// The guest's shape. One place for the topology every test relies on.
+pub struct Topology {
+    pub cpus: u32,
+    pub memory: &'static str,
+    /// `--numa` arguments: node 0 with the CPUs, node 1 memory-only.
+    pub numa: &'static [&'static str],
+    /// `memmap=SIZE!START`: reserve guest RAM as legacy pmem. START lies in
+    /// node 1 (guest RAM above 4 GiB continues at 4 GiB after the PCI hole,
+    /// so node 1 spans roughly 3..7 GiB of physical addresses).
+    pub pmem: &'static str,
+}
+
+pub const TOPOLOGY: Topology = Topology {
+    cpus: 2,
+    memory: "6G",
+    numa: &["2G,cpus=0-1", "4G"],
+    pmem: "memmap=2G!5G",
+};
+
+/// The in-guest helper script, relative to the repository root.
+pub const GUEST_SCRIPT: &str = "tools/kmem-rs/guest/kmem-rs-guest.sh";
+
+/// How QEMU runs the guest.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Accel {
+    Kvm,
+    Tcg,
+}
+
+/// The vng command line for `kernel_dir`, without the executable.
+pub fn vng_args(
+    kernel_dir: &Path,
+    topo: &Topology,
+    accel: Accel,
+    append: &[String],
+    rwdir: Option<&Path>,
+    exec: Option<&str>,
+) -> Vec<String> {
+    let mut a = vec![
+        "--run".to_string(),
+        kernel_dir.display().to_string(),
+        "--verbose".into(),
+        "--force-9p".into(),
+        "--disable-microvm".into(),
+        "--cpus".into(),
+        topo.cpus.to_string(),
+        "--memory".into(),
+        topo.memory.into(),
+    ];
+    if accel == Accel::Tcg {
+        a.push("--disable-kvm".into());
+    }
+    for n in topo.numa {
+        a.push("--numa".into());
+        a.push((*n).into());
+    }
+    a.push("--append".into());
+    a.push(topo.pmem.into());
+    for extra in append {
+        a.push("--append".into());
+        a.push(extra.clone());
+    }
+    if let Some(dir) = rwdir {
+        a.push(format!("--rwdir={}", dir.display()));
+    }
+    if let Some(cmd) = exec {
+        a.push("--exec".into());
+        a.push(cmd.into());
+    }
+    a
+}
+
+/// The shell command that runs the guest helper with `args`.
+pub fn guest_command(ctx: &Ctx, args: &[&str]) -> String {
+    let mut s = format!(
+        "KMEM_RS_KSRC={} bash {}",
+        shell_quote(&ctx.src().display().to_string()),
+        shell_quote(&ctx.repo.join(GUEST_SCRIPT).display().to_string())
+    );
+    for a in args {
+        s.push(' ');
+        s.push_str(&shell_quote(a));
+    }
+    s
+}
+
+pub fn shell_quote(s: &str) -> String {
+    if !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"/._-=,:+".contains(&b)) {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}
+
+/// KVM if /dev/kvm is usable and a guest really boots under it here, else
+/// TCG. `KMEM_RS_ACCEL=kvm|tcg` overrides; the probe's verdict is cached per
+/// host kernel and QEMU version.
+pub fn accel(ctx: &Ctx, kernel: &Kernel) -> Result<Accel> {
+    match std::env::var("KMEM_RS_ACCEL").as_deref() {
+        Ok("kvm") => return Ok(Accel::Kvm),
+        Ok("tcg") => return Ok(Accel::Tcg),
+        Ok("auto") | Err(_) => {}
+        Ok(other) => bail!("KMEM_RS_ACCEL={other}: use kvm, tcg or auto"),
+    }
+    let usable = fs::OpenOptions::new().read(true).write(true).open("/dev/kvm").is_ok();
+    if !usable {
+        println!("  ✓ accelerator: TCG (/dev/kvm is not usable)");
+        return Ok(Accel::Tcg);
+    }
+    let host = capture(command("uname").arg("-r")).unwrap_or_default();
+    let qemu = capture(command("qemu-system-x86_64").arg("--version"))
+        .and_then(|v| v.lines().next().map(str::to_string))
+        .unwrap_or_default();
+    let key = format!("{host} | {qemu}");
+    let cache = ctx.cache.join("kvm-probe");
+    if let Ok(text) = fs::read_to_string(&cache) {
+        if let Some((k, verdict)) = text.trim().rsplit_once(" => ") {
+            if k == key {
+                let a = if verdict == "kvm" { Accel::Kvm } else { Accel::Tcg };
+                println!("  ✓ accelerator: {verdict} (probed before; delete {} to probe again)", cache.display());
+                return Ok(a);
+            }
+        }
+    }
+    // A guest that says its marker and powers off within the limit counts;
+    // here KVM guests abort (MSR 0x10a) or hang, which is why we probe.
+    let dir = ctx.run_dir("kvm-probe")?;
+    let log = dir.join("console.log");
+    let marker = "kmem-rs-kvm-probe-ok";
+    let args = vng_args(&kernel.dir, &TOPOLOGY, Accel::Kvm, &[], None, Some(&format!("echo {marker}")));
+    let out = Step::new("probe KVM (boot once under KVM)", &log)
+        .timeout(Duration::from_secs(60))
+        .run(command(setup::vng_path(ctx)).args(&args))?;
+    let ok = out.success() && fs::read_to_string(&log).unwrap_or_default().contains(marker);
+    let verdict = if ok { "kvm" } else { "tcg" };
+    fs::write(&cache, format!("{key} => {verdict}\n"))?;
+    println!(
+        "  ✓ accelerator: {} (KVM probe {}; log {})",
+        verdict.to_uppercase(),
+        if ok { "booted" } else { "failed" },
+        log.display()
+    );
+    Ok(if ok { Accel::Kvm } else { Accel::Tcg })
+}
+
+/// One guest boot that runs `guest_args` of the helper script, with `out`
+/// shared read-write. Console output goes to `out/console.log`.
+pub struct GuestRun<'a> {
+    pub name: &'a str,
+    pub out: PathBuf,
+    pub append: Vec<String>,
+    pub timeout: Duration,
+    /// File in `out` to follow live, and what to do with each line.
+    pub follow: Option<(&'a str, &'a mut dyn FnMut(&str))>,
+}
+
+impl GuestRun<'_> {
+    pub fn run(self, ctx: &Ctx, kernel: &Kernel, accel: Accel, guest_args: &[&str]) -> Result<Outcome> {
+        let mut args: Vec<&str> = guest_args.to_vec();
+        let out_dir = self.out.display().to_string();
+        args.push(&out_dir);
+        let exec = guest_command(ctx, &args);
+        let vng = vng_args(&kernel.dir, &TOPOLOGY, accel, &self.append, Some(&self.out), Some(&exec));
+        let log = self.out.join("console.log");
+        let watch = self.follow.as_ref().map(|(f, _)| self.out.join(f));
+        let mut step = Step::new(self.name, &log).timeout(self.timeout);
+        step.watch = watch.as_deref();
+        if let Some((_, f)) = self.follow {
+            step.on_line = Some(f);
+        }
+        step.run(command(setup::vng_path(ctx)).args(&vng))
+    }
+}
+
+/// `vm`: an interactive shell, or one command with its output on the terminal.
+pub fn interactive(ctx: &Ctx, kernel: &Kernel, exec: Option<&str>, prepare: bool) -> Result<()> {
+    let accel = accel(ctx, kernel)?;
+    let cmd = match (exec, prepare) {
+        (Some(e), true) => Some(format!("{} && {e}", guest_command(ctx, &["prepare"]))),
+        (Some(e), false) => Some(e.to_string()),
+        (None, _) => {
+            println!(
+                "  guest shell: create dax0.0 with `{}`; leave with Ctrl-D",
+                guest_command(ctx, &["prepare"])
+            );
+            None
+        }
+    };
+    let mut args = vng_args(&kernel.dir, &TOPOLOGY, accel, &[], None, cmd.as_deref());
+    if exec.is_none() {
+        args.retain(|a| a != "--verbose");
+    }
+    let status = command(setup::vng_path(ctx)).args(&args).status()?;
+    if !status.success() {
+        bail!("vng exited with {status}");
+    }
+    Ok(())
+}
+
+/// Formats a failed guest run for the report.
+pub fn describe_failure(name: &str, out: &Outcome) -> String {
+    run::failure_report(name, out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vng_command_line() {
+        let a = vng_args(
+            Path::new("/b"),
+            &TOPOLOGY,
+            Accel::Tcg,
+            &["x=1".into()],
+            Some(Path::new("/out")),
+            Some("true"),
+        );
+        let s = a.join(" ");
+        assert!(s.starts_with("--run /b --verbose --force-9p --disable-microvm --cpus 2 --memory 6G"));
+        assert!(s.contains("--disable-kvm"));
+        assert!(s.contains("--numa 2G,cpus=0-1 --numa 4G"));
+        assert!(s.contains("--append memmap=2G!5G --append x=1"));
+        assert!(s.ends_with("--rwdir=/out --exec true"));
+        let kvm = vng_args(Path::new("/b"), &TOPOLOGY, Accel::Kvm, &[], None, None);
+        assert!(!kvm.iter().any(|x| x == "--disable-kvm" || x == "--exec"));
+    }
+
+    #[test]
+    fn numa_sizes_add_up_to_memory() {
+        let gib = |s: &str| s.split(',').next().unwrap().trim_end_matches('G').parse::<u32>().unwrap();
+        let sum: u32 = TOPOLOGY.numa.iter().map(|n| gib(n)).sum();
+        assert_eq!(sum, gib(TOPOLOGY.memory));
+    }
+
+    #[test]
+    fn quoting() {
+        assert_eq!(shell_quote("/a/b.sh"), "/a/b.sh");
+        assert_eq!(shell_quote("a b"), "'a b'");
+        assert_eq!(shell_quote("it's"), "'it'\\''s'");
+        assert_eq!(shell_quote(""), "''");
+    }
+}
