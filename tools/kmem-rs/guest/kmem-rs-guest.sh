@@ -59,7 +59,7 @@ bind_kmem() {
 		echo "Bail out! cannot bind $DAX to kmem: $(echo "$out" | tr '\n' ' ')"
 		exit 1
 	fi
-	echo "# kmem-rs: $DAX bound to kmem (daxctl $*), state $(cat "$DAX_BASE/$DAX/state" 2> /dev/null)"
+	echo "# kmem-rs: $DAX bound to kmem (daxctl${*:+ $*}), state $(cat "$DAX_BASE/$DAX/state" 2> /dev/null)"
 }
 
 suite_dax_kmem_hotplug() {
@@ -118,7 +118,7 @@ suite_daxctl_roundtrip() {
 
 # --- demo -------------------------------------------------------------------
 
-say() { printf '\n\033[1m%s\033[0m\n' "$*"; }
+say() { printf '\n== %s\n' "$*"; }
 show() { printf '  $ %s\n' "$*"; "$@" 2>&1 | sed 's/^/    /'; }
 meminfo() {
 	local n
@@ -142,8 +142,12 @@ demo() {
 	size=$(cat "$DAX_BASE/$DAX/size")
 	say "2. ndctl turned the pmem into a device-DAX device (driver: $(dax_driver))"
 	show daxctl list -d "$DAX"
-	say "3. Hand it to the kernel as System RAM"
-	show daxctl reconfigure-device --mode=system-ram "$DAX"
+	say "3. Bind it to kmem, the admin's way (-N: leave onlining to kmem)"
+	show daxctl reconfigure-device -N --mode=system-ram "$DAX"
+	printf '  %s: driver %s, state %s\n' "$DAX" "$(dax_driver)" "$(cat "$DAX_BASE/$DAX/state")"
+	say "4. Online it as movable System RAM through kmem's state attribute"
+	echo "  $ echo online_movable > $DAX_BASE/$DAX/state"
+	echo online_movable > "$DAX_BASE/$DAX/state" || ok=0
 	mt1=$(memtotal_kb)
 	kb=$(kmem_bytes)
 	meminfo
@@ -154,7 +158,7 @@ demo() {
 	printf '  MemTotal rose by %d MiB: the %d MiB device less %d MiB lost to block alignment\n' \
 		$(((mt1 - mt0) / 1024)) $((size >> 20)) $(((size - kb) >> 20))
 	[ $((mt1 - mt0)) = $((kb / 1024)) ] && [ "$kb" -gt 0 ] || ok=0
-	say "4. Unplug it through kmem's state attribute"
+	say "5. Unplug it through the state attribute: offline and remove, all or nothing"
 	echo "  $ echo unplugged > $DAX_BASE/$DAX/state"
 	echo unplugged > "$DAX_BASE/$DAX/state" || ok=0
 	mt2=$(memtotal_kb)

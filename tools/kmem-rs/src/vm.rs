@@ -6,6 +6,7 @@
 use anyhow::{bail, Result};
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::time::Duration;
 
 use crate::build::Kernel;
@@ -34,6 +35,19 @@ pub const TOPOLOGY: Topology = Topology {
 
 /// The in-guest helper script, relative to the repository root.
 pub const GUEST_SCRIPT: &str = "tools/kmem-rs/guest/kmem-rs-guest.sh";
+
+/// vng from the project's venv, with the venv's other tools (virtme-run) on PATH.
+fn vng(ctx: &Ctx, args: &[String]) -> Command {
+    let vng = setup::vng_path(ctx);
+    let mut path = vng.parent().map(|p| p.as_os_str().to_owned()).unwrap_or_default();
+    if let Some(old) = std::env::var_os("PATH") {
+        path.push(":");
+        path.push(old);
+    }
+    let mut c = command(vng);
+    c.env("PATH", path).args(args);
+    c
+}
 
 /// How QEMU runs the guest.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -145,8 +159,14 @@ pub fn accel(ctx: &Ctx, kernel: &Kernel) -> Result<Accel> {
     let args = vng_args(&kernel.dir, &TOPOLOGY, Accel::Kvm, &[], None, Some(&format!("echo {marker}")));
     let out = Step::new("probe KVM (boot once under KVM)", &log)
         .timeout(Duration::from_secs(60))
-        .run(command(setup::vng_path(ctx)).args(&args))?;
-    let ok = out.success() && fs::read_to_string(&log).unwrap_or_default().contains(marker);
+        .run(&mut vng(ctx, &args))?;
+    let console = fs::read_to_string(&log).unwrap_or_default();
+    let ok = out.success() && console.contains(marker);
+    // Only a guest that got as far as QEMU says anything about KVM; vng
+    // failing before that is a setup problem, not a verdict to cache.
+    if !ok && !out.timed_out && !console.contains("qemu") && !console.contains("Linux version") {
+        bail!("{}", run::failure_report("the KVM probe (vng)", &out));
+    }
     let verdict = if ok { "kvm" } else { "tcg" };
     fs::write(&cache, format!("{key} => {verdict}\n"))?;
     println!(
@@ -175,7 +195,7 @@ impl GuestRun<'_> {
         let out_dir = self.out.display().to_string();
         args.push(&out_dir);
         let exec = guest_command(ctx, &args);
-        let vng = vng_args(&kernel.dir, &TOPOLOGY, accel, &self.append, Some(&self.out), Some(&exec));
+        let args_for_vng = vng_args(&kernel.dir, &TOPOLOGY, accel, &self.append, Some(&self.out), Some(&exec));
         let log = self.out.join("console.log");
         let watch = self.follow.as_ref().map(|(f, _)| self.out.join(f));
         let mut step = Step::new(self.name, &log).timeout(self.timeout);
@@ -183,7 +203,7 @@ impl GuestRun<'_> {
         if let Some((_, f)) = self.follow {
             step.on_line = Some(f);
         }
-        step.run(command(setup::vng_path(ctx)).args(&vng))
+        step.run(&mut vng(ctx, &args_for_vng))
     }
 }
 
@@ -205,7 +225,7 @@ pub fn interactive(ctx: &Ctx, kernel: &Kernel, exec: Option<&str>, prepare: bool
     if exec.is_none() {
         args.retain(|a| a != "--verbose");
     }
-    let status = command(setup::vng_path(ctx)).args(&args).status()?;
+    let status = vng(ctx, &args).status()?;
     if !status.success() {
         bail!("vng exited with {status}");
     }
