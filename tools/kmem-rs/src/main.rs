@@ -114,8 +114,9 @@ fn real_main(cli: Cli) -> Result<()> {
                 test::list();
                 return Ok(());
             }
+            let started = std::time::Instant::now();
             let kernel = ensure_built(&ctx, no_build)?;
-            test::run(&ctx, &kernel, &filter)
+            test::run(&ctx, &kernel, &filter, started.elapsed())
         }
         Cmd::Demo { no_build } => {
             let kernel = ensure_built(&ctx, no_build)?;

@@ -65,7 +65,8 @@ fn selected(filters: &[String]) -> Result<Vec<&'static Suite>> {
     Ok(picked)
 }
 
-pub fn run(ctx: &Ctx, kernel: &Kernel, filters: &[String]) -> Result<()> {
+/// Runs the selected suites; `prep` is how long setup and build took.
+pub fn run(ctx: &Ctx, kernel: &Kernel, filters: &[String], prep: Duration) -> Result<()> {
     let suites = selected(filters)?;
     println!("==> test ({} suite(s) on {DRIVER}, kernel {})", suites.len(), kernel.release());
     let accel = vm::accel(ctx, kernel)?;
@@ -124,7 +125,11 @@ pub fn run(ctx: &Ctx, kernel: &Kernel, filters: &[String]) -> Result<()> {
     for (name, p, f, d) in &rows {
         println!("# {name:<18} {:>8}/{:<3} ({:.0}s)", p, p + f, d.as_secs_f64());
     }
-    println!("# total time {:.0}s", started.elapsed().as_secs_f64());
+    println!(
+        "# time: setup+build {:.0}s, suites {:.0}s",
+        prep.as_secs_f64(),
+        started.elapsed().as_secs_f64()
+    );
     println!("{passed} passed, {failed} failed");
     if failed > 0 {
         bail!("{failed} test(s) failed");
