@@ -19,13 +19,13 @@ DAX=dax0.0
 
 # prepare -- make $DAX exist in devdax mode on a NUMA node >= 0, or say why not.
 prepare() {
-	local i node
+	local node
 	for tool in ndctl daxctl bc numactl; do
 		command -v "$tool" > /dev/null ||
 			{ echo "$tool is not installed on the host (apt-get install $tool)"; return 1; }
 	done
 	mountpoint -q /sys/kernel/debug || mount -t debugfs none /sys/kernel/debug
-	for i in $(seq 100); do
+	for _ in $(seq 100); do
 		[ -e "/sys/bus/nd/devices/$NS" ] && break
 		sleep 0.1
 	done
@@ -70,7 +70,7 @@ suite_dax_kmem_hotplug() {
 }
 
 suite_mem_on_off() {
-	local out rc blocks on
+	local out rc blocks on n line
 	prepare_or_bail
 	bind_kmem
 	mapfile -t blocks < <(kmem_blocks)
@@ -84,7 +84,7 @@ suite_mem_on_off() {
 	fi
 	out=$(bash "$SELFTESTS/memory-hotplug/mem-on-off-test.sh" 2>&1)
 	rc=$?
-	echo "$out" | sed 's/^/# /'
+	while IFS= read -r line; do echo "# $line"; done <<< "$out"
 	if [ "$rc" = 0 ]; then
 		echo "ok 2 mem-on-off-test.sh exit status 0"
 	else

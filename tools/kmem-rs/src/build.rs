@@ -31,7 +31,10 @@ impl Kernel {
     pub fn existing(ctx: &Ctx) -> Result<Self> {
         let dir = ctx.build_dir();
         if !dir.join("arch/x86/boot/bzImage").is_file() || !dir.join("modules.order").is_file() {
-            bail!("no kernel is built in {}: run `cargo kmem build`", dir.display());
+            bail!(
+                "no kernel is built in {}: run `cargo kmem build`",
+                dir.display()
+            );
         }
         Ok(Self { dir })
     }
@@ -49,7 +52,7 @@ impl Kernel {
 pub fn make(ctx: &Ctx, out_of_tree: bool) -> Command {
     let llvm = &ctx.versions.toolchain.llvm_suffix;
     let mut c = command("make");
-    c.arg("-C").arg(ctx.src()).arg("-s");
+    c.arg("-C").arg(ctx.src());
     if out_of_tree {
         c.arg(format!("O={}", ctx.build_dir().display()));
     }
@@ -72,11 +75,21 @@ pub fn build(ctx: &Ctx, fresh: bool) -> Result<Kernel> {
     fs::create_dir_all(&dir)?;
     configure(ctx)?;
     let log = ctx.log("make")?;
-    Step::new("make bzImage modules", &log).run_ok(
+    // The log of a full build has a known length: a progress bar next time.
+    let count = dir.join(".kmem-rs-full-build-lines");
+    let mut step = Step::new("make bzImage modules", &log);
+    step.expected_lines = fs::read_to_string(&count)
+        .ok()
+        .and_then(|s| s.trim().parse().ok());
+    let full = !dir.join("vmlinux").exists();
+    step.run_ok(
         make(ctx, true)
             .arg(format!("-j{}", ctx.jobs))
             .args(["bzImage", "modules"]),
     )?;
+    if full {
+        fs::write(&count, step.lines_seen.to_string())?;
+    }
     let k = Kernel::existing(ctx)?;
     println!("  ✓ kernel {} in {}", k.release(), k.dir.display());
     Ok(k)
@@ -90,13 +103,20 @@ fn config_key(ctx: &Ctx) -> Result<String> {
         h.update(fs::read(ctx.src().join(f))?);
     }
     for (path, (content, _)) in overlay::desired(ctx)? {
-        if path.rsplit('/').next().is_some_and(|n| n.starts_with("Kconfig")) {
+        if path
+            .rsplit('/')
+            .next()
+            .is_some_and(|n| n.starts_with("Kconfig"))
+        {
             h.update(path.as_bytes());
             h.update(content);
         }
     }
     h.update(ctx.versions.base.tree.as_bytes());
-    for tool in [RUSTC.to_string(), format!("clang{}", ctx.versions.toolchain.llvm_suffix)] {
+    for tool in [
+        RUSTC.to_string(),
+        format!("clang{}", ctx.versions.toolchain.llvm_suffix),
+    ] {
         h.update(capture(command(&tool).arg("--version")).unwrap_or_default());
     }
     Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())

@@ -64,7 +64,10 @@ impl Ctx {
 
     /// A fresh directory for one VM run's outputs.
     pub fn run_dir(&self, what: &str) -> Result<PathBuf> {
-        let dir = self.cache.join("runs").join(format!("{}-{what}", timestamp()));
+        let dir = self
+            .cache
+            .join("runs")
+            .join(format!("{}-{what}", timestamp()));
         std::fs::create_dir_all(&dir)?;
         Ok(dir)
     }
@@ -121,7 +124,10 @@ fn find_repo() -> Result<PathBuf> {
     if built.join(VERSIONS_FILE).is_file() {
         return Ok(built.canonicalize()?);
     }
-    bail!("cannot find the kmem-rs repository ({VERSIONS_FILE}) above {}: run from inside it", cwd.display())
+    bail!(
+        "cannot find the kmem-rs repository ({VERSIONS_FILE}) above {}: run from inside it",
+        cwd.display()
+    )
 }
 
 #[cfg(test)]

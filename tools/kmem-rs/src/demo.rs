@@ -10,7 +10,10 @@ use crate::ctx::Ctx;
 use crate::vm::{self, GuestRun};
 
 pub fn run(ctx: &Ctx, kernel: &Kernel) -> Result<()> {
-    println!("==> demo: persistent memory becomes System RAM (kernel {})", kernel.release());
+    println!(
+        "==> demo: persistent memory becomes System RAM (kernel {})",
+        kernel.release()
+    );
     let accel = vm::accel(ctx, kernel)?;
     let out = ctx.run_dir("demo")?;
     let mut echo = |line: &str| println!("{line}");

@@ -52,7 +52,8 @@ mod tests {
 
     #[test]
     fn reports_dropped_options() {
-        let frag = "CONFIG_RUST=y\nCONFIG_DEV_DAX_KMEM=m\n# CONFIG_NUMA_EMU is not set\nCONFIG_GONE=y\n";
+        let frag =
+            "CONFIG_RUST=y\nCONFIG_DEV_DAX_KMEM=m\n# CONFIG_NUMA_EMU is not set\nCONFIG_GONE=y\n";
         let dot = "CONFIG_RUST=y\nCONFIG_DEV_DAX_KMEM=y\n# CONFIG_NUMA_EMU is not set\n";
         assert_eq!(
             dropped(frag, dot),
@@ -65,15 +66,24 @@ mod tests {
 
     #[test]
     fn repo_test_config_is_well_formed() {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/kmem-test.config");
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/kmem-test.config");
         let text = std::fs::read_to_string(path).unwrap();
         let p = parse(&text);
-        for must in ["CONFIG_RUST", "CONFIG_MEMORY_HOTREMOVE", "CONFIG_DEV_DAX_KMEM", "CONFIG_NUMA"] {
+        for must in [
+            "CONFIG_RUST",
+            "CONFIG_MEMORY_HOTREMOVE",
+            "CONFIG_DEV_DAX_KMEM",
+            "CONFIG_NUMA",
+        ] {
             assert!(p.contains_key(must), "{must} missing");
         }
         // Every non-comment line is an option: a typo would be silently ignored.
         for line in text.lines().map(str::trim) {
-            assert!(line.is_empty() || line.starts_with('#') || line.starts_with("CONFIG_"), "{line}");
+            assert!(
+                line.is_empty() || line.starts_with('#') || line.starts_with("CONFIG_"),
+                "{line}"
+            );
         }
     }
 }

@@ -132,7 +132,13 @@ fn repo_files(repo: &Path) -> Result<Vec<String>> {
     let out = command("git")
         .arg("-C")
         .arg(repo)
-        .args(["ls-files", "--cached", "--others", "--exclude-standard", "-z"])
+        .args([
+            "ls-files",
+            "--cached",
+            "--others",
+            "--exclude-standard",
+            "-z",
+        ])
         .output()
         .context("cannot list the repository's files with git")?;
     if !out.status.success() {
@@ -154,7 +160,10 @@ pub fn desired(ctx: &Ctx) -> Result<BTreeMap<String, (Vec<u8>, u32)>> {
         if path.ends_with(".fragment") {
             let text = fs::read_to_string(&full)?;
             let f = Fragment::parse(&path, &text)?;
-            fragments.entry(f.target.clone()).or_default().push((path, f));
+            fragments
+                .entry(f.target.clone())
+                .or_default()
+                .push((path, f));
         } else if OVERLAY_DIRS.iter().any(|d| path.starts_with(d)) {
             let mode = fs::metadata(&full)?.permissions().mode() & 0o777;
             want.insert(path, (fs::read(&full)?, mode));
@@ -222,7 +231,12 @@ pub fn apply(ctx: &Ctx) -> Result<()> {
         println!(
             "  ! restoring {} base file(s) edited outside the overlay: {}",
             stray.len(),
-            stray.iter().take(5).map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+            stray
+                .iter()
+                .take(5)
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
         );
         let st = command("git")
             .arg("-C")
@@ -240,7 +254,10 @@ pub fn apply(ctx: &Ctx) -> Result<()> {
     }
     let list: String = want.keys().map(|p| format!("{p}\n")).collect();
     fs::write(&state, list)?;
-    println!("  ✓ overlay applied: {} file(s), {changed} changed", want.len());
+    println!(
+        "  ✓ overlay applied: {} file(s), {changed} changed",
+        want.len()
+    );
     Ok(())
 }
 
@@ -251,7 +268,10 @@ fn modified_base_files(ctx: &Ctx) -> Result<Vec<String>> {
         .args(["diff", "--name-only", "-z", BASE_TAG])
         .output()?;
     if !out.status.success() {
-        bail!("git diff against {BASE_TAG} failed in {}", ctx.src().display());
+        bail!(
+            "git diff against {BASE_TAG} failed in {}",
+            ctx.src().display()
+        );
     }
     Ok(String::from_utf8_lossy(&out.stdout)
         .split('\0')
@@ -260,7 +280,12 @@ fn modified_base_files(ctx: &Ctx) -> Result<Vec<String>> {
         .collect())
 }
 
-fn write_if_changed(dest: &Path, content: &[u8], mode: Option<u32>, changed: &mut usize) -> Result<()> {
+fn write_if_changed(
+    dest: &Path,
+    content: &[u8],
+    mode: Option<u32>,
+    changed: &mut usize,
+) -> Result<()> {
     if fs::read(dest).ok().as_deref() != Some(content) {
         if let Some(dir) = dest.parent() {
             fs::create_dir_all(dir)?;
@@ -302,12 +327,20 @@ mod tests {
 
     #[test]
     fn insert_after_and_before() {
-        let after = Fragment::parse("f", "## target: K\n## insert-after: \tbool \"a\"\n\nconfig C\n").unwrap();
+        let after = Fragment::parse(
+            "f",
+            "## target: K\n## insert-after: \tbool \"a\"\n\nconfig C\n",
+        )
+        .unwrap();
         assert_eq!(
             after.apply("f", KCONFIG).unwrap(),
             "config A\n\tbool \"a\"\n\nconfig C\n\nconfig B\n\tbool \"b\"\n"
         );
-        let before = Fragment::parse("f", "## target: K\n## insert-before: config B\nconfig C\n\n").unwrap();
+        let before = Fragment::parse(
+            "f",
+            "## target: K\n## insert-before: config B\nconfig C\n\n",
+        )
+        .unwrap();
         assert_eq!(
             before.apply("f", KCONFIG).unwrap(),
             "config A\n\tbool \"a\"\n\nconfig C\n\nconfig B\n\tbool \"b\"\n"
@@ -328,7 +361,11 @@ mod tests {
         let err = f.apply("f", "a\n\nb\n\nc\n").unwrap_err().to_string();
         assert!(err.contains("matches 2 lines"), "{err}");
         let f = Fragment::parse("f", "## target: K\n## insert-after: nope\nX\n").unwrap();
-        assert!(f.apply("f", KCONFIG).unwrap_err().to_string().contains("matches 0 lines"));
+        assert!(f
+            .apply("f", KCONFIG)
+            .unwrap_err()
+            .to_string()
+            .contains("matches 0 lines"));
     }
 
     #[test]

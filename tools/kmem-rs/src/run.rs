@@ -61,6 +61,11 @@ pub struct Step<'a> {
     pub watch: Option<&'a Path>,
     /// Called with each new line of `watch` (e.g. to echo test results live).
     pub on_line: Option<&'a mut dyn FnMut(&str)>,
+    /// How many lines the watched file reaches when done (from an earlier
+    /// run), for a progress bar instead of a spinner.
+    pub expected_lines: Option<u64>,
+    /// Lines the watched file had when the command ended.
+    pub lines_seen: u64,
 }
 
 impl<'a> Step<'a> {
@@ -71,6 +76,8 @@ impl<'a> Step<'a> {
             timeout: None,
             watch: None,
             on_line: None,
+            expected_lines: None,
+            lines_seen: 0,
         }
     }
 
@@ -80,7 +87,7 @@ impl<'a> Step<'a> {
     }
 
     /// Runs `cmd` and fails with a report unless it exits 0 in time.
-    pub fn run_ok(self, cmd: &mut Command) -> Result<Outcome> {
+    pub fn run_ok(&mut self, cmd: &mut Command) -> Result<Outcome> {
         let name = self.name.to_string();
         let out = self.run(cmd)?;
         if !out.success() {
@@ -90,7 +97,7 @@ impl<'a> Step<'a> {
     }
 
     /// Runs `cmd` with output to the log; never fails on the command's status.
-    pub fn run(mut self, cmd: &mut Command) -> Result<Outcome> {
+    pub fn run(&mut self, cmd: &mut Command) -> Result<Outcome> {
         let log = File::create(self.log)
             .with_context(|| format!("cannot create log {}", self.log.display()))?;
         cmd.stdin(Stdio::null())
@@ -101,7 +108,7 @@ impl<'a> Step<'a> {
         let mut child = cmd
             .spawn()
             .with_context(|| format!("{}: cannot start {:?}", self.name, cmd.get_program()))?;
-        let pb = progress(self.name);
+        let pb = progress(self.name, self.expected_lines);
         let watched = self.watch.unwrap_or(self.log).to_path_buf();
         let mut tail = Tail::default();
         let mut last_report = Instant::now();
@@ -116,21 +123,33 @@ impl<'a> Step<'a> {
                 break (None, true);
             }
             for line in tail.new_lines(&watched) {
+                self.lines_seen += 1;
                 if let Some(f) = self.on_line.as_mut() {
                     pb.suspend(|| f(&line));
                 }
                 let shown: String = line.chars().take(100).collect();
                 pb.set_message(shown);
+                pb.inc(1);
             }
             if !pb.is_hidden() {
                 pb.tick();
             } else if last_report.elapsed() > Duration::from_secs(60) {
-                println!("    ... {} still running ({}s)", self.name, start.elapsed().as_secs());
+                let pct = self
+                    .expected_lines
+                    .filter(|&n| n > 0)
+                    .map(|n| format!(", ~{}%", (self.lines_seen * 100 / n).min(99)))
+                    .unwrap_or_default();
+                println!(
+                    "    ... {} still running ({}s{pct})",
+                    self.name,
+                    start.elapsed().as_secs()
+                );
                 last_report = Instant::now();
             }
             std::thread::sleep(Duration::from_millis(200));
         };
         for line in tail.new_lines(&watched) {
+            self.lines_seen += 1;
             if let Some(f) = self.on_line.as_mut() {
                 pb.suspend(|| f(&line));
             }
@@ -161,16 +180,22 @@ fn kill_group(pid: u32) {
     }
 }
 
-fn progress(name: &str) -> ProgressBar {
+fn progress(name: &str, expected: Option<u64>) -> ProgressBar {
     if !std::io::stderr().is_terminal() {
         println!("  … {name}");
         return ProgressBar::hidden();
     }
-    let pb = ProgressBar::new_spinner();
-    pb.set_style(
-        ProgressStyle::with_template("  {spinner} {prefix} [{elapsed}] {wide_msg}")
-            .expect("static template"),
-    );
+    let (pb, template) = match expected {
+        Some(n) => (
+            ProgressBar::new(n),
+            "  {spinner} {prefix} [{elapsed}] {bar:24} {percent:>3}% {wide_msg}",
+        ),
+        None => (
+            ProgressBar::new_spinner(),
+            "  {spinner} {prefix} [{elapsed}] {wide_msg}",
+        ),
+    };
+    pb.set_style(ProgressStyle::with_template(template).expect("static template"));
     pb.set_prefix(name.to_string());
     pb.enable_steady_tick(Duration::from_millis(120));
     pb
@@ -228,8 +253,20 @@ pub fn failure_report(name: &str, out: &Outcome) -> String {
 /// The lines of a log that explain a failure: error lines if any, else the tail.
 pub fn interesting_lines(text: &str, max: usize) -> Vec<&str> {
     const MARKERS: &[&str] = &[
-        "error", "Error", "ERROR", "E: ", "fatal", "FATAL", "not ok", "panic", "BUG:", "Oops",
-        "Traceback", "No such file", "not found", "Killed",
+        "error",
+        "Error",
+        "ERROR",
+        "E: ",
+        "fatal",
+        "FATAL",
+        "not ok",
+        "panic",
+        "BUG:",
+        "Oops",
+        "Traceback",
+        "No such file",
+        "not found",
+        "Killed",
     ];
     let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
     let errors: Vec<&str> = lines
@@ -243,7 +280,11 @@ pub fn interesting_lines(text: &str, max: usize) -> Vec<&str> {
 
 /// Runs a quick command and returns its trimmed stdout, or None if it failed.
 pub fn capture(cmd: &mut Command) -> Option<String> {
-    let out = cmd.stdin(Stdio::null()).stderr(Stdio::null()).output().ok()?;
+    let out = cmd
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+        .ok()?;
     out.status
         .success()
         .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())

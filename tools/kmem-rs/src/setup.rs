@@ -43,7 +43,10 @@ pub fn setup(ctx: &Ctx, check: bool) -> Result<()> {
         rustavailable(ctx)?;
     }
     if !problems.is_empty() {
-        bail!("setup is incomplete ({}); run `cargo kmem setup`", problems.join(", "));
+        bail!(
+            "setup is incomplete ({}); run `cargo kmem setup`",
+            problems.join(", ")
+        );
     }
     Ok(())
 }
@@ -58,13 +61,22 @@ fn packages(ctx: &Ctx, check: bool) -> Result<()> {
         println!("  ✓ {} Debian packages installed", wanted.len());
         return Ok(());
     }
-    let fix = format!("apt-get install --no-install-recommends {}", missing.join(" "));
+    let fix = format!(
+        "apt-get install --no-install-recommends {}",
+        missing.join(" ")
+    );
     if check {
-        bail!("missing Debian packages: {}; fix: {fix}", missing.join(", "));
+        bail!(
+            "missing Debian packages: {}; fix: {fix}",
+            missing.join(", ")
+        );
     }
     // SAFETY: geteuid(2) has no preconditions and cannot fail.
     if unsafe { libc::geteuid() } != 0 {
-        bail!("missing Debian packages: {}; as root, run: {fix}", missing.join(", "));
+        bail!(
+            "missing Debian packages: {}; as root, run: {fix}",
+            missing.join(", ")
+        );
     }
     let log = ctx.log("apt-update")?;
     Step::new("apt-get update", &log).run_ok(command("apt-get").args(["update", "-q"]))?;
@@ -86,7 +98,9 @@ fn packages(ctx: &Ctx, check: bool) -> Result<()> {
     }
     let still = missing_packages(wanted)?;
     if !still.is_empty() {
-        let detail = last.map(|(n, o)| run::failure_report(&n, &o)).unwrap_or_default();
+        let detail = last
+            .map(|(n, o)| run::failure_report(&n, &o))
+            .unwrap_or_default();
         bail!(
             "could not install Debian packages: {}\n{detail}\n  fix: check `apt-cache policy {}` and the network, then rerun",
             still.join(", "),
@@ -177,7 +191,10 @@ fn venv(ctx: &Ctx, check: bool) -> Result<()> {
         return Ok(());
     }
     if check {
-        bail!("virtme-ng {want} is not installed in {}", ctx.cache.join("venv").display());
+        bail!(
+            "virtme-ng {want} is not installed in {}",
+            ctx.cache.join("venv").display()
+        );
     }
     let venv = ctx.cache.join("venv");
     if venv.exists() {
@@ -213,7 +230,10 @@ impl PrivateApt {
         if !status.exists() {
             fs::write(&status, "")?;
         }
-        fs::write(root.join("etc/sources.list"), format!("{}\n", ctx.versions.base.apt_source))?;
+        fs::write(
+            root.join("etc/sources.list"),
+            format!("{}\n", ctx.versions.base.apt_source),
+        )?;
         Ok(Self { root })
     }
 
@@ -238,7 +258,9 @@ impl PrivateApt {
 
 fn deb_path(ctx: &Ctx) -> PathBuf {
     let b = &ctx.versions.base;
-    ctx.cache.join("downloads").join(format!("{}_{}_all.deb", b.package, b.version))
+    ctx.cache
+        .join("downloads")
+        .join(format!("{}_{}_all.deb", b.package, b.version))
 }
 
 fn sha256_file(path: &Path) -> Result<String> {
@@ -264,7 +286,10 @@ fn fetch_deb(ctx: &Ctx) -> Result<PathBuf> {
             println!("  ✓ {} {} (sha256 ok)", b.package, b.version);
             return Ok(deb);
         }
-        println!("  ! {} has the wrong checksum: downloading it again", deb.display());
+        println!(
+            "  ! {} has the wrong checksum: downloading it again",
+            deb.display()
+        );
         fs::remove_file(&deb)?;
     }
     let apt = PrivateApt::new(ctx)?;
@@ -275,7 +300,11 @@ fn fetch_deb(ctx: &Ctx) -> Result<PathBuf> {
     let _ = fs::remove_dir_all(&partial);
     fs::create_dir_all(&partial)?;
     let log = ctx.log("apt-base-download")?;
-    let out = Step::new(&format!("apt-get download {} {}", b.package, b.version), &log).run(
+    let out = Step::new(
+        &format!("apt-get download {} {}", b.package, b.version),
+        &log,
+    )
+    .run(
         command("apt-get")
             .current_dir(&partial)
             .args(apt.opts())
@@ -283,12 +312,16 @@ fn fetch_deb(ctx: &Ctx) -> Result<PathBuf> {
             .arg(format!("{}={}", b.package, b.version)),
     )?;
     if !out.success() {
-        let offered = capture(command("apt-cache").args(apt.opts()).args(["policy", &b.package]))
-            .and_then(|p| {
-                p.lines()
-                    .find_map(|l| l.trim().strip_prefix("Candidate: ").map(str::to_string))
-            })
-            .unwrap_or_else(|| "nothing".to_string());
+        let offered = capture(
+            command("apt-cache")
+                .args(apt.opts())
+                .args(["policy", &b.package]),
+        )
+        .and_then(|p| {
+            p.lines()
+                .find_map(|l| l.trim().strip_prefix("Candidate: ").map(str::to_string))
+        })
+        .unwrap_or_else(|| "nothing".to_string());
         bail!(
             "{}\n  the archive offers {} {offered}; pinned is {}.\n  fix: if the archive moved on, update [base] version, sha256 and tree in {}",
             run::failure_report("download of the base kernel", &out),
@@ -348,7 +381,11 @@ fn source_problem(ctx: &Ctx) -> Option<String> {
 fn source(ctx: &Ctx, check: bool) -> Result<()> {
     match source_problem(ctx) {
         None => {
-            println!("  ✓ base kernel {} imported in {}", ctx.versions.base.version, ctx.src().display());
+            println!(
+                "  ✓ base kernel {} imported in {}",
+                ctx.versions.base.version,
+                ctx.src().display()
+            );
             return Ok(());
         }
         Some(why) if check => bail!("source tree {}: {why}", ctx.src().display()),
@@ -378,8 +415,12 @@ fn import(ctx: &Ctx, deb: &Path) -> Result<()> {
         "set -euo pipefail; dpkg-deb --fsys-tarfile \"$1\" | tar -xO --wildcards '*{}' | tar -xJ -C \"$2\" --strip-components=1",
         b.tarball
     );
-    Step::new("unpack kernel source", &log)
-        .run_ok(command("bash").args(["-c", &script, "unpack"]).arg(deb).arg(&tmp))?;
+    Step::new("unpack kernel source", &log).run_ok(
+        command("bash")
+            .args(["-c", &script, "unpack"])
+            .arg(deb)
+            .arg(&tmp),
+    )?;
     let log = ctx.log("import")?;
     let msg = format!(
         "Linux {} (Debian {} {})",
@@ -405,7 +446,10 @@ fn import(ctx: &Ctx, deb: &Path) -> Result<()> {
             .env("GIT_AUTHOR_DATE", "2000-01-01T00:00:00Z")
             .env("GIT_COMMITTER_DATE", "2000-01-01T00:00:00Z"),
     )?;
-    fs::write(tmp.join(".git").join(IMPORT_STAMP), format!("{}\n", b.version))?;
+    fs::write(
+        tmp.join(".git").join(IMPORT_STAMP),
+        format!("{}\n", b.version),
+    )?;
     if src.exists() {
         fs::remove_dir_all(&src)?;
     }

@@ -42,7 +42,9 @@ pub fn parse(text: &str) -> Report {
             .map(|r| (true, r))
             .or_else(|| line.strip_prefix("not ok ").map(|r| (false, r)))
         {
-            let rest = rest.trim_start_matches(|c: char| c.is_ascii_digit()).trim_start();
+            let rest = rest
+                .trim_start_matches(|c: char| c.is_ascii_digit())
+                .trim_start();
             let rest = rest.strip_prefix("- ").unwrap_or(rest);
             let (desc, directive) = split_directive(rest);
             let skip = directive
@@ -128,7 +130,14 @@ mod tests {
         let r = parse(KTAP);
         assert_eq!(r.plan, Some(3));
         assert_eq!(r.tests.len(), 3);
-        assert_eq!(r.tests[1], TestLine { ok: false, desc: "b: rc=1".into(), skip: None });
+        assert_eq!(
+            r.tests[1],
+            TestLine {
+                ok: false,
+                desc: "b: rc=1".into(),
+                skip: None
+            }
+        );
         assert_eq!(r.tests[2].skip.as_deref(), Some("no block"));
     }
 
@@ -142,7 +151,14 @@ mod tests {
     #[test]
     fn all_pass() {
         let t = tally(&parse("1..2\nok 1 - a\nok 2 b\n"), Some(0));
-        assert_eq!(t, Tally { passed: 2, failed: 0, failures: vec![] });
+        assert_eq!(
+            t,
+            Tally {
+                passed: 2,
+                failed: 0,
+                failures: vec![]
+            }
+        );
     }
 
     #[test]

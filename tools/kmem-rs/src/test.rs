@@ -60,7 +60,11 @@ fn selected(filters: &[String]) -> Result<Vec<&'static Suite>> {
         .collect();
     if picked.is_empty() {
         let names: Vec<_> = SUITES.iter().map(|s| s.name).collect();
-        bail!("no suite matches {:?}; suites: {}", filters, names.join(", "));
+        bail!(
+            "no suite matches {:?}; suites: {}",
+            filters,
+            names.join(", ")
+        );
     }
     Ok(picked)
 }
@@ -68,7 +72,11 @@ fn selected(filters: &[String]) -> Result<Vec<&'static Suite>> {
 /// Runs the selected suites; `prep` is how long setup and build took.
 pub fn run(ctx: &Ctx, kernel: &Kernel, filters: &[String], prep: Duration) -> Result<()> {
     let suites = selected(filters)?;
-    println!("==> test ({} suite(s) on {DRIVER}, kernel {})", suites.len(), kernel.release());
+    println!(
+        "==> test ({} suite(s) on {DRIVER}, kernel {})",
+        suites.len(),
+        kernel.release()
+    );
     let accel = vm::accel(ctx, kernel)?;
     let started = Instant::now();
     println!("TAP version 13");
@@ -123,7 +131,12 @@ pub fn run(ctx: &Ctx, kernel: &Kernel, filters: &[String], prep: Duration) -> Re
     }
     println!("# {:<18} {:>14}", "suite", DRIVER);
     for (name, p, f, d) in &rows {
-        println!("# {name:<18} {:>8}/{:<3} ({:.0}s)", p, p + f, d.as_secs_f64());
+        println!(
+            "# {name:<18} {:>8}/{:<3} ({:.0}s)",
+            p,
+            p + f,
+            d.as_secs_f64()
+        );
     }
     println!(
         "# time: setup+build {:.0}s, suites {:.0}s",
@@ -152,10 +165,15 @@ mod tests {
 
     #[test]
     fn suites_exist_in_guest_script() {
-        let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("guest/kmem-rs-guest.sh");
+        let script =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("guest/kmem-rs-guest.sh");
         let text = fs::read_to_string(script).unwrap();
         for s in SUITES {
-            assert!(text.contains(&format!("suite_{}()", s.name.replace('-', "_"))), "{}", s.name);
+            assert!(
+                text.contains(&format!("suite_{}()", s.name.replace('-', "_"))),
+                "{}",
+                s.name
+            );
         }
     }
 }

@@ -54,7 +54,11 @@ impl Versions {
 
     /// The kernel release this base provides, e.g. `7.3.4` from `7.3.4-1~bpo13+1`.
     pub fn kernel_release(&self) -> &str {
-        self.base.version.split('-').next().unwrap_or(&self.base.version)
+        self.base
+            .version
+            .split('-')
+            .next()
+            .unwrap_or(&self.base.version)
     }
 }
 

@@ -39,7 +39,10 @@ pub const GUEST_SCRIPT: &str = "tools/kmem-rs/guest/kmem-rs-guest.sh";
 /// vng from the project's venv, with the venv's other tools (virtme-run) on PATH.
 fn vng(ctx: &Ctx, args: &[String]) -> Command {
     let vng = setup::vng_path(ctx);
-    let mut path = vng.parent().map(|p| p.as_os_str().to_owned()).unwrap_or_default();
+    let mut path = vng
+        .parent()
+        .map(|p| p.as_os_str().to_owned())
+        .unwrap_or_default();
     if let Some(old) = std::env::var_os("PATH") {
         path.push(":");
         path.push(old);
@@ -114,7 +117,10 @@ pub fn guest_command(ctx: &Ctx, args: &[&str]) -> String {
 }
 
 pub fn shell_quote(s: &str) -> String {
-    if !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"/._-=,:+".contains(&b)) {
+    if !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"/._-=,:+".contains(&b))
+    {
         s.to_string()
     } else {
         format!("'{}'", s.replace('\'', "'\\''"))
@@ -131,7 +137,11 @@ pub fn accel(ctx: &Ctx, kernel: &Kernel) -> Result<Accel> {
         Ok("auto") | Err(_) => {}
         Ok(other) => bail!("KMEM_RS_ACCEL={other}: use kvm, tcg or auto"),
     }
-    let usable = fs::OpenOptions::new().read(true).write(true).open("/dev/kvm").is_ok();
+    let usable = fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/kvm")
+        .is_ok();
     if !usable {
         println!("  ✓ accelerator: TCG (/dev/kvm is not usable)");
         return Ok(Accel::Tcg);
@@ -145,8 +155,15 @@ pub fn accel(ctx: &Ctx, kernel: &Kernel) -> Result<Accel> {
     if let Ok(text) = fs::read_to_string(&cache) {
         if let Some((k, verdict)) = text.trim().rsplit_once(" => ") {
             if k == key {
-                let a = if verdict == "kvm" { Accel::Kvm } else { Accel::Tcg };
-                println!("  ✓ accelerator: {verdict} (probed before; delete {} to probe again)", cache.display());
+                let a = if verdict == "kvm" {
+                    Accel::Kvm
+                } else {
+                    Accel::Tcg
+                };
+                println!(
+                    "  ✓ accelerator: {verdict} (probed before; delete {} to probe again)",
+                    cache.display()
+                );
                 return Ok(a);
             }
         }
@@ -156,7 +173,14 @@ pub fn accel(ctx: &Ctx, kernel: &Kernel) -> Result<Accel> {
     let dir = ctx.run_dir("kvm-probe")?;
     let log = dir.join("console.log");
     let marker = "kmem-rs-kvm-probe-ok";
-    let args = vng_args(&kernel.dir, &TOPOLOGY, Accel::Kvm, &[], None, Some(&format!("echo {marker}")));
+    let args = vng_args(
+        &kernel.dir,
+        &TOPOLOGY,
+        Accel::Kvm,
+        &[],
+        None,
+        Some(&format!("echo {marker}")),
+    );
     let out = Step::new("probe KVM (boot once under KVM)", &log)
         .timeout(Duration::from_secs(60))
         .run(&mut vng(ctx, &args))?;
@@ -178,6 +202,10 @@ pub fn accel(ctx: &Ctx, kernel: &Kernel) -> Result<Accel> {
     Ok(if ok { Accel::Kvm } else { Accel::Tcg })
 }
 
+/// A file in a run's output directory to follow live, and what to do with
+/// each of its lines.
+pub type Follow<'a> = (&'a str, &'a mut dyn FnMut(&str));
+
 /// One guest boot that runs `guest_args` of the helper script, with `out`
 /// shared read-write. Console output goes to `out/console.log`.
 pub struct GuestRun<'a> {
@@ -185,17 +213,29 @@ pub struct GuestRun<'a> {
     pub out: PathBuf,
     pub append: Vec<String>,
     pub timeout: Duration,
-    /// File in `out` to follow live, and what to do with each line.
-    pub follow: Option<(&'a str, &'a mut dyn FnMut(&str))>,
+    pub follow: Option<Follow<'a>>,
 }
 
 impl GuestRun<'_> {
-    pub fn run(self, ctx: &Ctx, kernel: &Kernel, accel: Accel, guest_args: &[&str]) -> Result<Outcome> {
+    pub fn run(
+        self,
+        ctx: &Ctx,
+        kernel: &Kernel,
+        accel: Accel,
+        guest_args: &[&str],
+    ) -> Result<Outcome> {
         let mut args: Vec<&str> = guest_args.to_vec();
         let out_dir = self.out.display().to_string();
         args.push(&out_dir);
         let exec = guest_command(ctx, &args);
-        let args_for_vng = vng_args(&kernel.dir, &TOPOLOGY, accel, &self.append, Some(&self.out), Some(&exec));
+        let args_for_vng = vng_args(
+            &kernel.dir,
+            &TOPOLOGY,
+            accel,
+            &self.append,
+            Some(&self.out),
+            Some(&exec),
+        );
         let log = self.out.join("console.log");
         let watch = self.follow.as_ref().map(|(f, _)| self.out.join(f));
         let mut step = Step::new(self.name, &log).timeout(self.timeout);
@@ -252,7 +292,9 @@ mod tests {
             Some("true"),
         );
         let s = a.join(" ");
-        assert!(s.starts_with("--run /b --verbose --force-9p --disable-microvm --cpus 2 --memory 6G"));
+        assert!(
+            s.starts_with("--run /b --verbose --force-9p --disable-microvm --cpus 2 --memory 6G")
+        );
         assert!(s.contains("--disable-kvm"));
         assert!(s.contains("--numa 2G,cpus=0-1 --numa 4G"));
         assert!(s.contains("--append memmap=2G!5G --append x=1"));
@@ -263,7 +305,14 @@ mod tests {
 
     #[test]
     fn numa_sizes_add_up_to_memory() {
-        let gib = |s: &str| s.split(',').next().unwrap().trim_end_matches('G').parse::<u32>().unwrap();
+        let gib = |s: &str| {
+            s.split(',')
+                .next()
+                .unwrap()
+                .trim_end_matches('G')
+                .parse::<u32>()
+                .unwrap()
+        };
         let sum: u32 = TOPOLOGY.numa.iter().map(|n| gib(n)).sum();
         assert_eq!(sum, gib(TOPOLOGY.memory));
     }
