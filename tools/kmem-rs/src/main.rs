@@ -83,6 +83,7 @@ enum Cmd {
 
 fn main() {
     let cli = Cli::parse();
+    run::forward_interrupts();
     if let Err(err) = real_main(cli) {
         eprintln!("kmem-rs: error: {err:#}");
         std::process::exit(1);

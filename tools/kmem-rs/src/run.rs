@@ -9,6 +9,7 @@ use std::io::{IsTerminal, Read, Seek, SeekFrom};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 /// Environment that `cargo run` leaves behind and that must not leak into
@@ -25,6 +26,26 @@ const SCRUB_ENV: &[&str] = &[
     "MAKEFLAGS",
     "MFLAGS",
 ];
+
+/// Set by SIGINT/SIGTERM: the running step kills its process group and fails.
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_signal(_: libc::c_int) {
+    INTERRUPTED.store(true, Ordering::SeqCst);
+}
+
+/// Children run in their own process group (so a hung VM can be killed
+/// whole), which also shields them from the terminal's Ctrl-C: catch it
+/// here and pass it on to the step that is running.
+pub fn forward_interrupts() {
+    for sig in [libc::SIGINT, libc::SIGTERM] {
+        // SAFETY: `on_signal` only stores to an atomic, which is
+        // async-signal-safe; signal(2) has no other preconditions.
+        unsafe {
+            libc::signal(sig, on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t);
+        }
+    }
+}
 
 /// A command with the environment scrubbed of cargo's leftovers.
 pub fn command(program: impl AsRef<std::ffi::OsStr>) -> Command {
@@ -115,6 +136,12 @@ impl<'a> Step<'a> {
         let (status, timed_out) = loop {
             if let Some(status) = child.try_wait()? {
                 break (Some(status), false);
+            }
+            if INTERRUPTED.load(Ordering::SeqCst) {
+                kill_group(child.id());
+                let _ = child.wait();
+                pb.finish_and_clear();
+                bail!("{} interrupted; log: {}", self.name, self.log.display());
             }
             if self.timeout.is_some_and(|t| start.elapsed() > t) {
                 // Kill the whole group: vng, qemu and anything they started.
