@@ -42,7 +42,10 @@ pub fn forward_interrupts() {
         // SAFETY: `on_signal` only stores to an atomic, which is
         // async-signal-safe; signal(2) has no other preconditions.
         unsafe {
-            libc::signal(sig, on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t);
+            libc::signal(
+                sig,
+                on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t,
+            );
         }
     }
 }
