@@ -31,7 +31,7 @@ use crate::setup::BASE_TAG;
 /// Repository directories whose files are copied into the kernel tree.
 pub const OVERLAY_DIRS: &[&str] = &["drivers/", "rust/", "Documentation/", "tools/testing/"];
 
-/// Where a fragment's body goes in its target.
+/// Where a hunk's body goes in its target.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Place {
     Append,
@@ -39,49 +39,73 @@ pub enum Place {
     Before(String),
 }
 
-/// A parsed `*.fragment` file.
+/// One insertion of a fragment.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Hunk {
+    pub place: Place,
+    pub body: String,
+}
+
+/// A parsed `*.fragment` file: a target and one or more hunks.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Fragment {
     pub target: String,
-    pub place: Place,
-    pub body: String,
+    pub hunks: Vec<Hunk>,
 }
 
 impl Fragment {
     pub fn parse(name: &str, text: &str) -> Result<Self> {
         let mut target = None;
-        let mut place = Place::Append;
-        let mut body_start = text.len();
-        let mut offset = 0;
+        let mut hunks: Vec<Hunk> = Vec::new();
         for line in text.split_inclusive('\n') {
             let Some(header) = line.strip_prefix("##") else {
-                body_start = offset;
-                break;
+                match hunks.last_mut() {
+                    Some(h) => h.body.push_str(line),
+                    None => hunks.push(Hunk {
+                        place: Place::Append,
+                        body: line.to_string(),
+                    }),
+                }
+                continue;
             };
-            offset += line.len();
             // Anchors keep their leading whitespace (Kconfig help text is
             // tab-indented): only the one space after the colon is syntax.
             let header = header.trim_end_matches('\n');
             let header = header.strip_prefix(' ').unwrap_or(header);
             let value = |v: &str| v.strip_prefix(' ').unwrap_or(v).to_string();
-            if let Some(t) = header.strip_prefix("target:") {
+            let place = if let Some(t) = header.strip_prefix("target:") {
                 target = Some(t.trim().to_string());
+                continue;
             } else if let Some(a) = header.strip_prefix("insert-after:") {
-                place = Place::After(value(a));
+                Place::After(value(a))
             } else if let Some(b) = header.strip_prefix("insert-before:") {
-                place = Place::Before(value(b));
-            }
+                Place::Before(value(b))
+            } else if header.trim() == "append" {
+                Place::Append
+            } else {
+                continue; // a comment
+            };
+            hunks.push(Hunk {
+                place,
+                body: String::new(),
+            });
         }
         let target = target.with_context(|| format!("{name}: no '## target: PATH' header line"))?;
-        Ok(Self {
-            target,
-            place,
-            body: text[body_start..].to_string(),
-        })
+        Ok(Self { target, hunks })
     }
 
-    /// Applies this fragment to `text` (the target's current content).
+    /// Applies this fragment's hunks, in order, to `text` (the target's content).
     pub fn apply(&self, name: &str, text: &str) -> Result<String> {
+        let mut out = text.to_string();
+        for h in &self.hunks {
+            out = h.apply(name, &self.target, &out)?;
+        }
+        Ok(out)
+    }
+}
+
+impl Hunk {
+    fn apply(&self, name: &str, target: &str, text: &str) -> Result<String> {
         if self.body.trim().is_empty() {
             return Ok(text.to_string());
         }
@@ -106,9 +130,8 @@ impl Fragment {
             .collect();
         let [at] = hits[..] else {
             bail!(
-                "{name}: anchor line {anchor:?} matches {} lines of {}; it must match exactly one",
-                hits.len(),
-                self.target
+                "{name}: anchor line {anchor:?} matches {} lines of {target}; it must match exactly one",
+                hits.len()
             );
         };
         let pos = match self.place {
@@ -316,8 +339,13 @@ mod tests {
         )
         .unwrap();
         assert_eq!(f.target, "drivers/dax/Kconfig");
-        assert_eq!(f.place, Place::After("\tbool \"a\"".into()));
-        assert_eq!(f.body, "config C\n");
+        assert_eq!(
+            f.hunks,
+            vec![Hunk {
+                place: Place::After("\tbool \"a\"".into()),
+                body: "config C\n".into()
+            }]
+        );
     }
 
     #[test]
@@ -356,6 +384,20 @@ mod tests {
     }
 
     #[test]
+    fn several_hunks_apply_in_order() {
+        let f = Fragment::parse(
+            "f",
+            "## target: K\n## insert-after: config A\n\tdepends on X\n## comment\n## append\nconfig Z\n",
+        )
+        .unwrap();
+        assert_eq!(f.hunks.len(), 2);
+        assert_eq!(
+            f.apply("f", KCONFIG).unwrap(),
+            "config A\n\tdepends on X\n\tbool \"a\"\n\nconfig B\n\tbool \"b\"\nconfig Z\n"
+        );
+    }
+
+    #[test]
     fn ambiguous_or_missing_anchor_fails() {
         let f = Fragment::parse("f", "## target: K\n## insert-before: \nX\n").unwrap();
         let err = f.apply("f", "a\n\nb\n\nc\n").unwrap_err().to_string();
@@ -371,9 +413,10 @@ mod tests {
     #[test]
     fn repo_fragments_parse() {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-        for name in ["Kconfig.fragment", "MAINTAINERS.fragment"] {
+        for name in repo_files(&root).unwrap().iter().filter(|p| p.ends_with(".fragment")) {
             let text = fs::read_to_string(root.join(name)).unwrap();
-            Fragment::parse(name, &text).unwrap();
+            let f = Fragment::parse(name, &text).unwrap();
+            assert!(!f.target.is_empty(), "{name}");
         }
     }
 }

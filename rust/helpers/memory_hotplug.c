@@ -1,0 +1,18 @@
+// SPDX-License-Identifier: GPL-2.0
+
+#include <linux/memory_hotplug.h>
+
+#ifndef CONFIG_MEMORY_HOTREMOVE
+/* The !MEMORY_HOTREMOVE stubs are static inlines: wrap them. */
+__rust_helper int rust_helper_remove_memory(u64 start, u64 size)
+{
+	return remove_memory(start, size);
+}
+
+__rust_helper int
+rust_helper_offline_and_remove_memory_ranges(const struct range *ranges,
+					     unsigned int nr_ranges)
+{
+	return offline_and_remove_memory_ranges(ranges, nr_ranges);
+}
+#endif
