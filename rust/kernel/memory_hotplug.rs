@@ -252,6 +252,11 @@ impl MemoryGroup {
     pub fn id(&self) -> i32 {
         self.id
     }
+
+    /// Keeps the group registered until reboot: for memory that stays added in it.
+    pub fn leak_until_reboot(self) {
+        let _ = ManuallyDrop::new(self);
+    }
 }
 
 impl Drop for MemoryGroup {
@@ -612,6 +617,11 @@ impl NodeMemoryType {
             node,
             mtype: mtype.ptr.as_ptr(),
         })
+    }
+
+    /// Keeps the node's memory type set until reboot: for memory that stays added in it.
+    pub fn leak_until_reboot(self) {
+        let _ = ManuallyDrop::new(self);
     }
 
     /// Drops the node's use count whatever its memory type is, as the C
