@@ -9,6 +9,8 @@
 #   kmem-rs-guest.sh demo OUTDIR         narrate the main job into OUTDIR/demo.txt
 #
 # KMEM_RS_KSRC names the kernel source tree, where the selftests live.
+# KMEM_RS_MODULE, if set, is the kmem.ko to load (the C or the Rust driver)
+# before anything can modprobe the default one.
 
 KSRC=${KMEM_RS_KSRC:?KMEM_RS_KSRC must name the kernel source tree}
 SELFTESTS=$KSRC/tools/testing/selftests
@@ -16,6 +18,14 @@ NS=namespace0.0
 DAX=dax0.0
 # shellcheck disable=SC1091
 . "$SELFTESTS/dax/dax-kmem-lib.sh"
+
+# load_kmem -- insmod $KMEM_RS_MODULE, the driver under test, or say why not.
+load_kmem() {
+	[ -n "${KMEM_RS_MODULE:-}" ] || return 0
+	[ -e /sys/module/kmem ] && { echo "a kmem module is loaded already"; return 1; }
+	insmod "$KMEM_RS_MODULE" 2> /tmp/insmod.err ||
+		{ echo "insmod $KMEM_RS_MODULE failed: $(tr '\n' ' ' < /tmp/insmod.err)"; return 1; }
+}
 
 # prepare -- make $DAX exist in devdax mode on a NUMA node >= 0, or say why not.
 prepare() {
@@ -25,6 +35,7 @@ prepare() {
 			{ echo "$tool is not installed on the host (apt-get install $tool)"; return 1; }
 	done
 	mountpoint -q /sys/kernel/debug || mount -t debugfs none /sys/kernel/debug
+	load_kmem || return 1
 	for _ in $(seq 100); do
 		[ -e "/sys/bus/nd/devices/$NS" ] && break
 		sleep 0.1
@@ -49,6 +60,7 @@ prepare_or_bail() {
 		exit 1
 	fi
 	echo "# kmem-rs: $DAX: $(($(cat "$DAX_BASE/$DAX/size") >> 20)) MiB on node $(cat "$DAX_BASE/$DAX/target_node"), kernel $(uname -r)"
+	echo "# kmem-rs: driver ${KMEM_RS_MODULE:-kmem from modprobe} ($(modinfo -F author "${KMEM_RS_MODULE:-kmem}" 2> /dev/null | paste -sd, -))"
 }
 
 # bind_kmem [daxctl options] -- daxctl reconfigure-device -m system-ram, or bail.
@@ -142,11 +154,14 @@ demo() {
 	size=$(cat "$DAX_BASE/$DAX/size")
 	say "2. ndctl turned the pmem into a device-DAX device (driver: $(dax_driver))"
 	show daxctl list -d "$DAX"
-	say "3. Bind it to kmem, the admin's way (-N: leave onlining to kmem)"
+	say "3. Bind it to kmem (-N: kmem follows the kernel's policy, here: add the blocks offline)"
 	show daxctl reconfigure-device -N --mode=system-ram "$DAX"
+	printf '  kmem module: %s (%s)\n' "${KMEM_RS_MODULE:-from modprobe}" \
+		"$(modinfo -F author "${KMEM_RS_MODULE:-kmem}" 2> /dev/null | paste -sd, -)"
 	printf '  %s: driver %s, state %s\n' "$DAX" "$(dax_driver)" "$(cat "$DAX_BASE/$DAX/state")"
 	say "4. Online it as movable System RAM through kmem's state attribute"
-	echo "  $ echo online_movable > $DAX_BASE/$DAX/state"
+	echo "  $ echo unplugged > $DAX_BASE/$DAX/state; echo online_movable > $DAX_BASE/$DAX/state"
+	echo unplugged > "$DAX_BASE/$DAX/state" || ok=0
 	echo online_movable > "$DAX_BASE/$DAX/state" || ok=0
 	mt1=$(memtotal_kb)
 	kb=$(kmem_bytes)

@@ -21,6 +21,43 @@ pub const CONFIG_FRAGMENT: &str = "tools/kmem-rs/configs/kmem-test.config";
 /// What the fragment is merged onto, after `make tinyconfig` (in-tree paths).
 const BASE_FRAGMENTS: &[&str] = &["kernel/configs/kvm_guest.config"];
 
+/// The two kmem drivers every test runs against.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Driver {
+    /// drivers/dax/kmem.c, the specification and test oracle.
+    C,
+    /// drivers/dax/kmem_rs.rs, the Rust reference driver.
+    Rust,
+}
+
+impl Driver {
+    pub const ALL: [Driver; 2] = [Driver::C, Driver::Rust];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Driver::C => "C",
+            Driver::Rust => "Rust",
+        }
+    }
+}
+
+impl std::str::FromStr for Driver {
+    type Err = anyhow::Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        match s.to_ascii_lowercase().as_str() {
+            "c" => Ok(Driver::C),
+            "rust" | "rs" => Ok(Driver::Rust),
+            _ => bail!("unknown driver '{s}': use c or rust"),
+        }
+    }
+}
+
+/// Where the C oracle is built, as an external module of the test build: the
+/// tree's own kmem.ko is the Rust driver (CONFIG_DEV_DAX_KMEM_RUST=y), so both
+/// variants come from one build directory without flipping the option.
+const C_ORACLE_DIR: &str = "kmem-c";
+
 /// A built test kernel.
 pub struct Kernel {
     /// The O= build directory; vng boots it and finds its modules there.
@@ -30,13 +67,29 @@ pub struct Kernel {
 impl Kernel {
     pub fn existing(ctx: &Ctx) -> Result<Self> {
         let dir = ctx.build_dir();
-        if !dir.join("arch/x86/boot/bzImage").is_file() || !dir.join("modules.order").is_file() {
+        let k = Self { dir };
+        let needed = [
+            k.dir.join("arch/x86/boot/bzImage"),
+            k.dir.join("modules.order"),
+            k.kmem_module(Driver::C),
+            k.kmem_module(Driver::Rust),
+        ];
+        if let Some(missing) = needed.iter().find(|p| !p.is_file()) {
             bail!(
-                "no kernel is built in {}: run `cargo kmem build`",
-                dir.display()
+                "no complete kernel build in {} ({} is missing): run `cargo kmem build`",
+                k.dir.display(),
+                missing.display()
             );
         }
-        Ok(Self { dir })
+        Ok(k)
+    }
+
+    /// The kmem.ko of `driver`.
+    pub fn kmem_module(&self, driver: Driver) -> PathBuf {
+        match driver {
+            Driver::C => self.dir.join(C_ORACLE_DIR).join("kmem.ko"),
+            Driver::Rust => self.dir.join("drivers/dax/kmem.ko"),
+        }
     }
 
     /// `uname -r` of the built kernel.
@@ -90,9 +143,40 @@ pub fn build(ctx: &Ctx, fresh: bool) -> Result<Kernel> {
     if full {
         fs::write(&count, step.lines_seen.to_string())?;
     }
+    build_c_oracle(ctx)?;
     let k = Kernel::existing(ctx)?;
     println!("  ✓ kernel {} in {}", k.release(), k.dir.display());
     Ok(k)
+}
+
+/// Builds the base tree's drivers/dax/kmem.c, unchanged, as an external module
+/// of the test build: the C oracle beside the in-tree Rust kmem.ko.
+fn build_c_oracle(ctx: &Ctx) -> Result<()> {
+    let ext = ctx.build_dir().join(C_ORACLE_DIR);
+    fs::create_dir_all(&ext)?;
+    let kbuild = "# The C kmem driver, built by kmem-rs as the test oracle.\n\
+                  obj-m := kmem.o\n\
+                  ccflags-y := -I$(srctree)/drivers/dax\n";
+    let files = [
+        ("Kbuild", kbuild.to_string()),
+        (
+            "kmem.c",
+            fs::read_to_string(ctx.src().join("drivers/dax/kmem.c"))?,
+        ),
+    ];
+    for (name, content) in files {
+        let path = ext.join(name);
+        if fs::read_to_string(&path).ok().as_deref() != Some(content.as_str()) {
+            fs::write(&path, content)?;
+        }
+    }
+    let log = ctx.log("make-kmem-c")?;
+    Step::new("make kmem.ko (C oracle, external module)", &log).run_ok(
+        make(ctx, true)
+            .arg(format!("M={}", ext.display()))
+            .arg("modules"),
+    )?;
+    Ok(())
 }
 
 /// Everything the generated .config depends on, hashed.

@@ -60,6 +60,9 @@ enum Cmd {
         /// Skip the build step and boot what is already built.
         #[arg(long)]
         no_build: bool,
+        /// The kmem driver to load: c or rust.
+        #[arg(short, long, default_value = "rust")]
+        driver: build::Driver,
     },
     /// Run the in-guest test suites and print TAP with a summary line.
     Test {
@@ -72,12 +75,18 @@ enum Cmd {
         /// Skip the build step and test what is already built.
         #[arg(long)]
         no_build: bool,
+        /// Test only this kmem driver (c or rust; repeatable). Default: both.
+        #[arg(short, long)]
+        driver: Vec<build::Driver>,
     },
     /// Show persistent memory becoming System RAM and going away again.
     Demo {
         /// Skip the build step and boot what is already built.
         #[arg(long)]
         no_build: bool,
+        /// The kmem driver to show: c or rust.
+        #[arg(short, long, default_value = "rust")]
+        driver: build::Driver,
     },
 }
 
@@ -102,14 +111,16 @@ fn real_main(cli: Cli) -> Result<()> {
             exec,
             no_prepare,
             no_build,
+            driver,
         } => {
             let kernel = ensure_built(&ctx, no_build)?;
-            vm::interactive(&ctx, &kernel, exec.as_deref(), !no_prepare)
+            vm::interactive(&ctx, &kernel, driver, exec.as_deref(), !no_prepare)
         }
         Cmd::Test {
             filter,
             list,
             no_build,
+            driver,
         } => {
             if list {
                 test::list();
@@ -117,11 +128,16 @@ fn real_main(cli: Cli) -> Result<()> {
             }
             let started = std::time::Instant::now();
             let kernel = ensure_built(&ctx, no_build)?;
-            test::run(&ctx, &kernel, &filter, started.elapsed())
+            let drivers = if driver.is_empty() {
+                build::Driver::ALL.to_vec()
+            } else {
+                driver
+            };
+            test::run(&ctx, &kernel, &filter, &drivers, started.elapsed())
         }
-        Cmd::Demo { no_build } => {
+        Cmd::Demo { no_build, driver } => {
             let kernel = ensure_built(&ctx, no_build)?;
-            demo::run(&ctx, &kernel)
+            demo::run(&ctx, &kernel, driver)
         }
     }
 }

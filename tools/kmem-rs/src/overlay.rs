@@ -413,7 +413,11 @@ mod tests {
     #[test]
     fn repo_fragments_parse() {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-        for name in repo_files(&root).unwrap().iter().filter(|p| p.ends_with(".fragment")) {
+        for name in repo_files(&root)
+            .unwrap()
+            .iter()
+            .filter(|p| p.ends_with(".fragment"))
+        {
             let text = fs::read_to_string(root.join(name)).unwrap();
             let f = Fragment::parse(name, &text).unwrap();
             assert!(!f.target.is_empty(), "{name}");

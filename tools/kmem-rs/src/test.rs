@@ -7,7 +7,7 @@ use anyhow::{bail, Result};
 use std::fs;
 use std::time::{Duration, Instant};
 
-use crate::build::Kernel;
+use crate::build::{Driver, Kernel};
 use crate::ctx::Ctx;
 use crate::tap;
 use crate::vm::{self, GuestRun};
@@ -43,10 +43,6 @@ pub const SUITES: &[Suite] = &[
     },
 ];
 
-/// The driver under test. Only the C kmem exists so far; it is the oracle
-/// every later driver is compared with.
-const DRIVER: &str = "C kmem";
-
 pub fn list() {
     for s in SUITES {
         println!("{:<18} {}", s.name, s.about);
@@ -69,74 +65,93 @@ fn selected(filters: &[String]) -> Result<Vec<&'static Suite>> {
     Ok(picked)
 }
 
-/// Runs the selected suites; `prep` is how long setup and build took.
-pub fn run(ctx: &Ctx, kernel: &Kernel, filters: &[String], prep: Duration) -> Result<()> {
+/// One suite's run on one driver.
+struct Outcome {
+    tally: tap::Tally,
+    /// Pass (true) or not, test by test, to compare the drivers.
+    results: Vec<bool>,
+    elapsed: Duration,
+}
+
+/// Where the C (`a`) and Rust (`b`) results differ, test by test, as messages.
+fn differences(a: &[bool], b: &[bool]) -> Vec<String> {
+    let verdict = |r: Option<&bool>| match r {
+        Some(true) => "ok",
+        Some(false) => "not ok",
+        None => "missing",
+    };
+    (0..a.len().max(b.len()))
+        .filter(|&i| a.get(i) != b.get(i))
+        .map(|i| {
+            format!(
+                "test {}: C {}, Rust {}",
+                i + 1,
+                verdict(a.get(i)),
+                verdict(b.get(i))
+            )
+        })
+        .collect()
+}
+
+pub fn run(
+    ctx: &Ctx,
+    kernel: &Kernel,
+    filters: &[String],
+    drivers: &[Driver],
+    prep: Duration,
+) -> Result<()> {
     let suites = selected(filters)?;
+    let names: Vec<_> = drivers.iter().map(|d| d.name()).collect();
     println!(
-        "==> test ({} suite(s) on {DRIVER}, kernel {})",
+        "==> test ({} suite(s) on the {} kmem driver(s), kernel {})",
         suites.len(),
+        names.join(" and "),
         kernel.release()
     );
     let accel = vm::accel(ctx, kernel)?;
     let started = Instant::now();
     println!("TAP version 13");
-    println!("1..{}", suites.len());
-    let mut rows = Vec::new();
+    println!("1..{}", suites.len() * drivers.len());
+    let mut n = 0;
     let (mut passed, mut failed) = (0, 0);
-    for (i, suite) in suites.iter().enumerate() {
-        let out = ctx.run_dir(suite.name)?;
-        let tap_name = format!("{}.tap", suite.name);
-        let mut echo = |line: &str| println!("    {line}");
-        let outcome = GuestRun {
-            name: &format!("boot + {}", suite.name),
-            out: out.clone(),
-            append: suite.append.iter().map(|s| s.to_string()).collect(),
-            timeout: suite.timeout,
-            follow: Some((&tap_name, &mut echo)),
+    let mut table = Vec::new();
+    for suite in &suites {
+        let mut outcomes = Vec::new();
+        for &driver in drivers {
+            n += 1;
+            let o = run_one(ctx, kernel, accel, suite, driver, n)?;
+            passed += o.tally.passed;
+            failed += o.tally.failed;
+            outcomes.push(o);
         }
-        .run(ctx, kernel, accel, &["suite", suite.name])?;
-        let text = fs::read_to_string(out.join(&tap_name)).unwrap_or_default();
-        let exit = if outcome.timed_out {
-            None
-        } else {
-            fs::read_to_string(out.join(format!("{}.rc", suite.name)))
-                .ok()
-                .and_then(|s| s.trim().parse().ok())
-        };
-        let t = tap::tally(&tap::parse(&text), exit);
-        let ok = t.failed == 0;
-        println!(
-            "{}ok {} {} # {} passed, {} failed ({:.0}s)",
-            if ok { "" } else { "not " },
-            i + 1,
-            suite.name,
-            t.passed,
-            t.failed,
-            outcome.elapsed.as_secs_f64()
-        );
-        for why in &t.failures {
-            println!("    # FAIL: {why}");
-        }
-        if !ok {
-            println!("    # guest output: {}", out.display());
-            if exit.is_none() {
-                for l in vm::describe_failure(&format!("boot + {}", suite.name), &outcome).lines() {
-                    println!("    # {l}");
-                }
+        if let ([Driver::C, Driver::Rust], [c, r]) = (drivers, &outcomes[..]) {
+            let diff = differences(&c.results, &r.results);
+            for d in &diff {
+                println!("# DIFFERENCE {}: {d}", suite.name);
             }
+            // A difference is a failure of its own: the C driver is the oracle.
+            failed += diff.len();
         }
-        passed += t.passed;
-        failed += t.failed;
-        rows.push((suite.name, t.passed, t.failed, outcome.elapsed));
+        table.push((suite.name, outcomes));
     }
-    println!("# {:<18} {:>14}", "suite", DRIVER);
-    for (name, p, f, d) in &rows {
-        println!(
-            "# {name:<18} {:>8}/{:<3} ({:.0}s)",
-            p,
-            p + f,
-            d.as_secs_f64()
-        );
+    print!("# {:<18}", "suite");
+    for d in drivers {
+        print!(" {:>14}", format!("{} kmem", d.name()));
+    }
+    println!();
+    for (name, outcomes) in &table {
+        print!("# {name:<18}");
+        for o in outcomes {
+            let t = &o.tally;
+            let cell = format!(
+                "{}/{} ({:.0}s)",
+                t.passed,
+                t.passed + t.failed,
+                o.elapsed.as_secs_f64()
+            );
+            print!(" {cell:>14}");
+        }
+        println!();
     }
     println!(
         "# time: setup+build {:.0}s, suites {:.0}s",
@@ -150,6 +165,71 @@ pub fn run(ctx: &Ctx, kernel: &Kernel, filters: &[String], prep: Duration) -> Re
     Ok(())
 }
 
+/// Boots once, runs `suite` on `driver`, prints its TAP and returns the verdict.
+fn run_one(
+    ctx: &Ctx,
+    kernel: &Kernel,
+    accel: vm::Accel,
+    suite: &Suite,
+    driver: Driver,
+    n: usize,
+) -> Result<Outcome> {
+    let label = format!("{}-{}", suite.name, driver.name().to_lowercase());
+    let out = ctx.run_dir(&label)?;
+    let tap_name = format!("{}.tap", suite.name);
+    let mut echo = |line: &str| println!("    {line}");
+    let name = format!("boot + {} ({} kmem)", suite.name, driver.name());
+    let outcome = GuestRun {
+        name: &name,
+        out: out.clone(),
+        append: suite.append.iter().map(|s| s.to_string()).collect(),
+        timeout: suite.timeout,
+        follow: Some((&tap_name, &mut echo)),
+        module: Some(kernel.kmem_module(driver)),
+    }
+    .run(ctx, kernel, accel, &["suite", suite.name])?;
+    let text = fs::read_to_string(out.join(&tap_name)).unwrap_or_default();
+    let exit = if outcome.timed_out {
+        None
+    } else {
+        fs::read_to_string(out.join(format!("{}.rc", suite.name)))
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+    };
+    let report = tap::parse(&text);
+    let tally = tap::tally(&report, exit);
+    let ok = tally.failed == 0;
+    println!(
+        "{}ok {n} {} [{} kmem] # {} passed, {} failed ({:.0}s)",
+        if ok { "" } else { "not " },
+        suite.name,
+        driver.name(),
+        tally.passed,
+        tally.failed,
+        outcome.elapsed.as_secs_f64()
+    );
+    for why in &tally.failures {
+        println!("    # FAIL: {why}");
+    }
+    if !ok {
+        println!("    # guest output: {}", out.display());
+        if exit.is_none() {
+            for l in vm::describe_failure(&name, &outcome).lines() {
+                println!("    # {l}");
+            }
+        }
+    }
+    Ok(Outcome {
+        results: report
+            .tests
+            .iter()
+            .map(|t| t.ok && t.skip.is_none())
+            .collect(),
+        tally,
+        elapsed: outcome.elapsed,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -161,6 +241,18 @@ mod tests {
         assert_eq!(s.len(), 1);
         assert_eq!(s[0].name, "mem-on-off");
         assert!(selected(&["nope".into()]).is_err());
+    }
+
+    #[test]
+    fn differences_between_drivers() {
+        assert!(differences(&[true, true], &[true, true]).is_empty());
+        assert_eq!(
+            differences(&[true, false, true], &[true, true]),
+            vec![
+                "test 2: C not ok, Rust ok".to_string(),
+                "test 3: C ok, Rust missing".to_string()
+            ]
+        );
     }
 
     #[test]

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use crate::build::Kernel;
+use crate::build::{Driver, Kernel};
 use crate::ctx::Ctx;
 use crate::run::{self, capture, command, Outcome, Step};
 use crate::setup;
@@ -102,13 +102,23 @@ pub fn vng_args(
     a
 }
 
-/// The shell command that runs the guest helper with `args`.
-pub fn guest_command(ctx: &Ctx, args: &[&str]) -> String {
+/// The shell command that runs the guest helper with `args`, loading the
+/// kmem.ko at `module` (if any) first.
+pub fn guest_command(ctx: &Ctx, module: Option<&Path>, args: &[&str]) -> String {
     let mut s = format!(
-        "KMEM_RS_KSRC={} bash {}",
-        shell_quote(&ctx.src().display().to_string()),
-        shell_quote(&ctx.repo.join(GUEST_SCRIPT).display().to_string())
+        "KMEM_RS_KSRC={} ",
+        shell_quote(&ctx.src().display().to_string())
     );
+    if let Some(m) = module {
+        s.push_str(&format!(
+            "KMEM_RS_MODULE={} ",
+            shell_quote(&m.display().to_string())
+        ));
+    }
+    s.push_str(&format!(
+        "bash {}",
+        shell_quote(&ctx.repo.join(GUEST_SCRIPT).display().to_string())
+    ));
     for a in args {
         s.push(' ');
         s.push_str(&shell_quote(a));
@@ -214,6 +224,8 @@ pub struct GuestRun<'a> {
     pub append: Vec<String>,
     pub timeout: Duration,
     pub follow: Option<Follow<'a>>,
+    /// The kmem.ko the guest loads before anything else.
+    pub module: Option<PathBuf>,
 }
 
 impl GuestRun<'_> {
@@ -227,7 +239,7 @@ impl GuestRun<'_> {
         let mut args: Vec<&str> = guest_args.to_vec();
         let out_dir = self.out.display().to_string();
         args.push(&out_dir);
-        let exec = guest_command(ctx, &args);
+        let exec = guest_command(ctx, self.module.as_deref(), &args);
         let args_for_vng = vng_args(
             &kernel.dir,
             &TOPOLOGY,
@@ -248,15 +260,26 @@ impl GuestRun<'_> {
 }
 
 /// `vm`: an interactive shell, or one command with its output on the terminal.
-pub fn interactive(ctx: &Ctx, kernel: &Kernel, exec: Option<&str>, prepare: bool) -> Result<()> {
+pub fn interactive(
+    ctx: &Ctx,
+    kernel: &Kernel,
+    driver: Driver,
+    exec: Option<&str>,
+    prepare: bool,
+) -> Result<()> {
     let accel = accel(ctx, kernel)?;
+    let module = kernel.kmem_module(driver);
     let cmd = match (exec, prepare) {
-        (Some(e), true) => Some(format!("{} && {e}", guest_command(ctx, &["prepare"]))),
+        (Some(e), true) => Some(format!(
+            "{} && {e}",
+            guest_command(ctx, Some(&module), &["prepare"])
+        )),
         (Some(e), false) => Some(e.to_string()),
         (None, _) => {
             println!(
-                "  guest shell: create dax0.0 with `{}`; leave with Ctrl-D",
-                guest_command(ctx, &["prepare"])
+                "  guest shell: load the {} kmem and create dax0.0 with `{}`; leave with Ctrl-D",
+                driver.name(),
+                guest_command(ctx, Some(&module), &["prepare"])
             );
             None
         }
