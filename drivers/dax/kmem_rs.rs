@@ -8,16 +8,26 @@
 
 use kernel::{
     dax,
+    device::{
+        Bound,
+        Core, //
+    },
     fmt,
-    device::{Bound, Core},
     memory_hotplug::{
-        self as mhp, AddOptions, AddedMemory, BlockRange, MemoryGroup, MemoryTypes,
-        NodeMemoryType, OnlineType, SystemRamRegion,
+        self as mhp,
+        AddOptions,
+        AddedMemory,
+        BlockRange,
+        MemoryGroup,
+        MemoryTypes,
+        NodeMemoryType,
+        OnlineType,
+        SystemRamRegion, //
     },
     new_mutex,
     page::PAGE_SIZE,
     prelude::*,
-    sync::Mutex,
+    sync::Mutex, //
 };
 
 /// Default abstract distance assigned to the NUMA node onlined by kmem if the low level
@@ -255,7 +265,11 @@ impl Inner {
             }
             // Recoverable: the ranges rolled back, nothing is leaked yet.
             if cfg!(CONFIG_MEMORY_HOTREMOVE) {
-                dev_err!(dev, "hotremove failed, device left online: {}\n", rc.to_errno());
+                dev_err!(
+                    dev,
+                    "hotremove failed, device left online: {}\n",
+                    rc.to_errno()
+                );
             }
             return Err(rc);
         }
@@ -363,7 +377,10 @@ impl Inner {
         }
 
         if total_len == 0 {
-            dev_warn!(dev, "rejecting DAX region without any memory after alignment\n");
+            dev_warn!(
+                dev,
+                "rejecting DAX region without any memory after alignment\n"
+            );
             return Err(EINVAL);
         } else if total_len != orig_len {
             dev_warn!(

@@ -10,19 +10,24 @@
 //! [`drivers/dax/dax-private.h`](srctree/drivers/dax/dax-private.h).
 
 use crate::{
-    bindings, container_of, device,
+    bindings,
+    container_of,
+    device,
     driver,
-    error::{from_result, to_result},
+    error::{
+        from_result,
+        to_result, //
+    },
     prelude::*,
     types::Opaque,
-    ThisModule,
+    ThisModule, //
 };
 use core::{
     fmt,
     marker::PhantomData,
     mem::offset_of,
     pin::Pin,
-    ptr::addr_of_mut,
+    ptr::addr_of_mut, //
 };
 
 /// The most sysfs attributes a driver can add to the devices it binds.
@@ -353,7 +358,8 @@ impl<T: Driver> Adapter<T> {
         // SAFETY: sysfs calls show for one of our attributes on a device bound to us.
         let (ddev, data, name) = unsafe { Self::attr_context(dev, attr) };
         // SAFETY: sysfs passes a zeroed buffer of one page.
-        let buf = unsafe { core::slice::from_raw_parts_mut(buf.cast::<u8>(), crate::page::PAGE_SIZE) };
+        let buf =
+            unsafe { core::slice::from_raw_parts_mut(buf.cast::<u8>(), crate::page::PAGE_SIZE) };
         let mut out = ShowBuffer { buf, len: 0 };
         match T::show(ddev, data, name, &mut out) {
             // A page always fits in an `isize`.

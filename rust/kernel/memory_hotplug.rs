@@ -26,13 +26,20 @@
 
 use crate::{
     bindings,
-    error::{from_err_ptr, to_result},
+    error::{
+        from_err_ptr,
+        to_result, //
+    },
     prelude::*,
     str::CString,
     sync::Mutex,
-    types::Opaque,
+    types::Opaque, //
 };
-use core::{marker::PhantomData, mem::ManuallyDrop, ptr::NonNull};
+use core::{
+    marker::PhantomData,
+    mem::ManuallyDrop,
+    ptr::NonNull, //
+};
 
 /// The size of a memory block in bytes: the unit of memory hotplug.
 pub fn block_size() -> u64 {
@@ -265,7 +272,10 @@ impl Drop for MemoryGroup {
         // (-EBUSY) to unregister a group that still has memory blocks, and then keeps it.
         let rc = unsafe { bindings::memory_group_unregister(self.id) };
         if rc != 0 {
-            pr_warn!("memory group {} still has memory: not unregistered\n", self.id);
+            pr_warn!(
+                "memory group {} still has memory: not unregistered\n",
+                self.id
+            );
         }
     }
 }
@@ -295,9 +305,8 @@ impl SystemRamRegion {
     pub fn request(range: &BlockRange, name: &CStr) -> Result<Self> {
         let name = CString::try_from(name)?;
         // SAFETY: `name` is a valid C string that the region owns (and so outlives the resource).
-        let res = unsafe {
-            bindings::request_mem_region(range.start, range.len(), name.as_char_ptr())
-        };
+        let res =
+            unsafe { bindings::request_mem_region(range.start, range.len(), name.as_char_ptr()) };
         let res = NonNull::new(res).ok_or(EBUSY)?;
         // Set flags appropriate for System RAM. Leave `IORESOURCE_BUSY` clear so that the
         // memory hotplug core can add a child resource. Do not inherit flags from the parent,
@@ -415,9 +424,7 @@ impl AddedMemory {
     /// Offlines and removes all of `memory` atomically with
     /// `offline_and_remove_memory_ranges()`: either every range is offlined and removed, or
     /// none is and all are handed back, in their previous state.
-    pub fn offline_and_remove(
-        memory: KVec<Self>,
-    ) -> core::result::Result<(), (KVec<Self>, Error)> {
+    pub fn offline_and_remove(memory: KVec<Self>) -> core::result::Result<(), (KVec<Self>, Error)> {
         if memory.is_empty() {
             return Ok(());
         }
@@ -662,8 +669,17 @@ mod tests {
     #[test]
     fn online_type_strings_match_c() {
         for s in [
-            &b"offline"[..], b"online", b"online_kernel", b"online_movable", b"online\n",
-            b"online\n\n", b"", b"\n", b"unplugged", b"Online", b"online_movable ",
+            &b"offline"[..],
+            b"online",
+            b"online_kernel",
+            b"online_movable",
+            b"online\n",
+            b"online\n\n",
+            b"",
+            b"\n",
+            b"unplugged",
+            b"Online",
+            b"online_movable ",
         ] {
             let mut buf = [0u8; 32];
             buf[..s.len()].copy_from_slice(s);
@@ -674,7 +690,9 @@ mod tests {
         }
         for t in OnlineType::ALL {
             // SAFETY: `mhp_online_type_to_str()` returns a static string for valid types.
-            let c = unsafe { CStr::from_ptr(bindings::mhp_online_type_to_str(t.as_raw() as i32).cast()) };
+            let c = unsafe {
+                CStr::from_ptr(bindings::mhp_online_type_to_str(t.as_raw() as i32).cast())
+            };
             assert_eq!(c.to_bytes(), t.as_str().as_bytes());
         }
     }

@@ -128,6 +128,33 @@ suite_daxctl_roundtrip() {
 	DAX_KMEM_TEST_DEV=$DAX bash "$SELFTESTS/dax/dax-kmem-daxctl.sh"
 }
 
+# suite_kunit -- the KUnit results of this boot (kunit.enable=1 on the command
+# line), flattened from dmesg to one line per test case of ours: the
+# memory_hotplug and dax doctests and #[kunit_tests].
+suite_kunit() {
+	local ktap
+	ktap=$(dmesg | sed -e 's/^\[[^]]*\] //')
+	if ! grep -q '^KTAP version' <<< "$ktap"; then
+		echo "Bail out! no KUnit output in dmesg (kunit.enable=1 missing?)"
+		exit 1
+	fi
+	awk '
+		/^    # Subtest: / { suite = $3 }
+		/^    (not )?ok [0-9]+ / {
+			ok = ($1 == "ok")
+			sub(/^    (not )?ok [0-9]+ /, "")
+			if ((suite ": " $0) !~ /memory_hotplug|_dax_|dax_rs/)
+				next
+			n++
+			line[n] = (ok ? "ok " : "not ok ") n " " suite ": " $0
+		}
+		END {
+			print "TAP version 13"
+			print "1.." n
+			for (i = 1; i <= n; i++) print line[i]
+		}' <<< "$ktap"
+}
+
 # --- demo -------------------------------------------------------------------
 
 say() { printf '\n== %s\n' "$*"; }

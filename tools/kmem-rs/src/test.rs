@@ -20,6 +20,8 @@ pub struct Suite {
     pub append: &'static [&'static str],
     /// The whole boot, test included, is killed after this long.
     pub timeout: Duration,
+    /// Runs once per kmem driver (and the results must match), or once.
+    pub per_driver: bool,
 }
 
 pub const SUITES: &[Suite] = &[
@@ -28,18 +30,28 @@ pub const SUITES: &[Suite] = &[
         about: "upstream selftests/dax/dax-kmem-hotplug.sh with DAX_KMEM_TEST_UNBIND=1",
         append: &[],
         timeout: Duration::from_secs(600),
+        per_driver: true,
     },
     Suite {
         name: "mem-on-off",
         about: "upstream selftests/memory-hotplug/mem-on-off-test.sh over the hotplugged device",
         append: &[],
         timeout: Duration::from_secs(900),
+        per_driver: true,
+    },
+    Suite {
+        name: "kunit",
+        about: "KUnit: the memory_hotplug and dax doctests and #[kunit_tests] (driver-independent)",
+        append: &["kunit.enable=1", "kunit.filter_glob=rust_*"],
+        timeout: Duration::from_secs(600),
+        per_driver: false,
     },
     Suite {
         name: "daxctl-roundtrip",
         about: "daxctl reconfigure-device system-ram/devdax: MemTotal, /proc/iomem, memory blocks",
         append: &[],
         timeout: Duration::from_secs(600),
+        per_driver: true,
     },
 ];
 
@@ -111,20 +123,31 @@ pub fn run(
     let accel = vm::accel(ctx, kernel)?;
     let started = Instant::now();
     println!("TAP version 13");
-    println!("1..{}", suites.len() * drivers.len());
+    let plan: usize = suites
+        .iter()
+        .map(|s| if s.per_driver { drivers.len() } else { 1 })
+        .sum();
+    println!("1..{plan}");
     let mut n = 0;
     let (mut passed, mut failed) = (0, 0);
     let mut table = Vec::new();
     for suite in &suites {
         let mut outcomes = Vec::new();
-        for &driver in drivers {
+        let runs: Vec<Option<Driver>> = if suite.per_driver {
+            drivers.iter().copied().map(Some).collect()
+        } else {
+            vec![None]
+        };
+        for driver in runs {
             n += 1;
             let o = run_one(ctx, kernel, accel, suite, driver, n)?;
             passed += o.tally.passed;
             failed += o.tally.failed;
             outcomes.push(o);
         }
-        if let ([Driver::C, Driver::Rust], [c, r]) = (drivers, &outcomes[..]) {
+        if let (true, [Driver::C, Driver::Rust], [c, r]) =
+            (suite.per_driver, drivers, &outcomes[..])
+        {
             let diff = differences(&c.results, &r.results);
             for d in &diff {
                 println!("# DIFFERENCE {}: {d}", suite.name);
@@ -141,6 +164,18 @@ pub fn run(
     println!();
     for (name, outcomes) in &table {
         print!("# {name:<18}");
+        if let [o] = &outcomes[..] {
+            if drivers.len() > 1 {
+                let t = &o.tally;
+                println!(
+                    " {}/{} ({:.0}s, driver-independent)",
+                    t.passed,
+                    t.passed + t.failed,
+                    o.elapsed.as_secs_f64()
+                );
+                continue;
+            }
+        }
         for o in outcomes {
             let t = &o.tally;
             let cell = format!(
@@ -171,21 +206,25 @@ fn run_one(
     kernel: &Kernel,
     accel: vm::Accel,
     suite: &Suite,
-    driver: Driver,
+    driver: Option<Driver>,
     n: usize,
 ) -> Result<Outcome> {
-    let label = format!("{}-{}", suite.name, driver.name().to_lowercase());
+    let tag = driver.map_or(String::new(), |d| format!(" [{} kmem]", d.name()));
+    let label = match driver {
+        Some(d) => format!("{}-{}", suite.name, d.name().to_lowercase()),
+        None => suite.name.to_string(),
+    };
     let out = ctx.run_dir(&label)?;
     let tap_name = format!("{}.tap", suite.name);
     let mut echo = |line: &str| println!("    {line}");
-    let name = format!("boot + {} ({} kmem)", suite.name, driver.name());
+    let name = format!("boot + {}{tag}", suite.name);
     let outcome = GuestRun {
         name: &name,
         out: out.clone(),
         append: suite.append.iter().map(|s| s.to_string()).collect(),
         timeout: suite.timeout,
         follow: Some((&tap_name, &mut echo)),
-        module: Some(kernel.kmem_module(driver)),
+        module: driver.map(|d| kernel.kmem_module(d)),
     }
     .run(ctx, kernel, accel, &["suite", suite.name])?;
     let text = fs::read_to_string(out.join(&tap_name)).unwrap_or_default();
@@ -200,10 +239,9 @@ fn run_one(
     let tally = tap::tally(&report, exit);
     let ok = tally.failed == 0;
     println!(
-        "{}ok {n} {} [{} kmem] # {} passed, {} failed ({:.0}s)",
+        "{}ok {n} {}{tag} # {} passed, {} failed ({:.0}s)",
         if ok { "" } else { "not " },
         suite.name,
-        driver.name(),
         tally.passed,
         tally.failed,
         outcome.elapsed.as_secs_f64()
