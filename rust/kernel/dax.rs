@@ -345,7 +345,7 @@ impl<T: Driver> Adapter<T> {
             (
                 &*dev_dax.cast::<Device<device::Bound>>(),
                 internal.drvdata_borrow::<T::Data<'a>>(),
-                CStr::from_ptr((*attr).attr.name.cast()),
+                CStr::from_char_ptr((*attr).attr.name),
             )
         }
     }

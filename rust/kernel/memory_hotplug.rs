@@ -313,7 +313,7 @@ impl SystemRamRegion {
         // which may set new flags unknown to us that would break adding memory later.
         // SAFETY: `res` was just allocated and inserted by `request_mem_region()`; its flags
         // are ours to set before anybody else can use it.
-        unsafe { (*res.as_ptr()).flags = bindings::IORESOURCE_SYSTEM_RAM as _ };
+        unsafe { (*res.as_ptr()).flags = bindings::IORESOURCE_SYSTEM_RAM as c_ulong };
         // INVARIANT: `res` came from `request_mem_region()`, and `name` is stored with it.
         Ok(Self { res, name })
     }
@@ -690,9 +690,8 @@ mod tests {
         }
         for t in OnlineType::ALL {
             // SAFETY: `mhp_online_type_to_str()` returns a static string for valid types.
-            let c = unsafe {
-                CStr::from_ptr(bindings::mhp_online_type_to_str(t.as_raw() as i32).cast())
-            };
+            let c =
+                unsafe { CStr::from_char_ptr(bindings::mhp_online_type_to_str(t.as_raw() as i32)) };
             assert_eq!(c.to_bytes(), t.as_str().as_bytes());
         }
     }
