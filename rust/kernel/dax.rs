@@ -423,7 +423,7 @@ impl Range {
     /// The length in bytes.
     #[expect(clippy::len_without_is_empty, reason = "dax ranges are never empty")]
     pub fn len(&self) -> u64 {
-        self.end - self.start + 1
+        self.end.saturating_sub(self.start).saturating_add(1)
     }
 }
 

@@ -16,8 +16,6 @@ use crate::setup;
 
 /// Debian's rustc-web, never the rustup one that may come first on PATH.
 pub const RUSTC: &str = "/usr/bin/rustc";
-/// The test config fragment, relative to the repository root.
-pub const CONFIG_FRAGMENT: &str = "tools/kmem-rs/configs/kmem-test.config";
 /// What the fragment is merged onto, after `make tinyconfig` (in-tree paths).
 const BASE_FRAGMENTS: &[&str] = &["kernel/configs/kvm_guest.config"];
 
@@ -182,7 +180,9 @@ fn build_c_oracle(ctx: &Ctx) -> Result<()> {
 /// Everything the generated .config depends on, hashed.
 fn config_key(ctx: &Ctx) -> Result<String> {
     let mut h = Sha256::new();
-    h.update(fs::read(ctx.repo.join(CONFIG_FRAGMENT))?);
+    for f in ctx.config_fragments() {
+        h.update(fs::read(f)?);
+    }
     for f in BASE_FRAGMENTS {
         h.update(fs::read(ctx.src().join(f))?);
     }
@@ -217,15 +217,17 @@ fn configure(ctx: &Ctx) -> Result<()> {
         println!("  ✓ .config up to date");
         return Ok(());
     }
-    let scratch = ctx.cache.join("build/test.kconfig");
+    let scratch = dir.with_extension("kconfig");
     let _ = fs::remove_dir_all(&scratch);
     fs::create_dir_all(&scratch)?;
-    let fragment = ctx.repo.join(CONFIG_FRAGMENT);
+    let fragments = ctx.config_fragments();
+    let joined = std::env::join_paths(&fragments)?;
     let log = ctx.log("kconfig")?;
     let script = format!(
         "set -euo pipefail
+         IFS=: read -ra FRAGMENT <<< \"$FRAGMENTS\"
          \"$@\" O=\"$SCRATCH\" tinyconfig
-         scripts/kconfig/merge_config.sh -m -O \"$SCRATCH\" \"$SCRATCH/.config\" {} \"$FRAGMENT\"
+         scripts/kconfig/merge_config.sh -m -O \"$SCRATCH\" \"$SCRATCH/.config\" {} \"${{FRAGMENT[@]}}\"
          \"$@\" O=\"$SCRATCH\" olddefconfig",
         BASE_FRAGMENTS.join(" ")
     );
@@ -236,20 +238,30 @@ fn configure(ctx: &Ctx) -> Result<()> {
         .arg(mk.get_program())
         .args(mk.get_args())
         .env("SCRATCH", &scratch)
-        .env("FRAGMENT", &fragment);
+        .env("FRAGMENTS", &joined);
     for (k, v) in mk.get_envs() {
         if let Some(v) = v {
             cmd.env(k, v);
         }
     }
-    Step::new("configure (tinyconfig + kvm_guest + kmem-test)", &log).run_ok(&mut cmd)?;
+    let what = match &ctx.variant {
+        Some(v) => format!("configure (tinyconfig + kvm_guest + kmem-test + {v})"),
+        None => "configure (tinyconfig + kvm_guest + kmem-test)".to_string(),
+    };
+    Step::new(&what, &log).run_ok(&mut cmd)?;
     let generated = fs::read_to_string(scratch.join(".config"))?;
-    let dropped = kconfig::dropped(&fs::read_to_string(&fragment)?, &generated);
+    // Later fragments override earlier ones, as in merge_config.sh.
+    let mut wanted = String::new();
+    for f in &fragments {
+        wanted.push_str(&fs::read_to_string(f)?);
+        wanted.push('\n');
+    }
+    let dropped = kconfig::dropped(&wanted, &generated);
     if !dropped.is_empty() {
         bail!(
-            "olddefconfig dropped options the test config needs (a missing dependency or toolchain?):\n    {}\n  fragment: {}\n  log: {}",
+            "olddefconfig dropped options the test config needs (a missing dependency or toolchain?):\n    {}\n  fragments: {}\n  log: {}",
             dropped.join("\n    "),
-            fragment.display(),
+            joined.to_string_lossy(),
             log.display()
         );
     }

@@ -6,6 +6,9 @@ use std::path::{Path, PathBuf};
 
 use crate::versions::Versions;
 
+/// The kernel config fragments, relative to the repository root.
+pub const CONFIGS_DIR: &str = "tools/kmem-rs/configs";
+
 /// The file that holds every pinned version, relative to the repository root.
 pub const VERSIONS_FILE: &str = "tools/kmem-rs/versions.toml";
 
@@ -19,11 +22,24 @@ pub struct Ctx {
     pub versions: Versions,
     /// Parallel make jobs.
     pub jobs: usize,
+    /// A config variant: `tools/kmem-rs/configs/NAME.config` merged last, built
+    /// in its own directory.
+    pub variant: Option<String>,
 }
 
 impl Ctx {
-    pub fn new(cache: Option<PathBuf>, jobs: Option<usize>) -> Result<Self> {
+    pub fn new(
+        cache: Option<PathBuf>,
+        jobs: Option<usize>,
+        variant: Option<String>,
+    ) -> Result<Self> {
         let repo = find_repo()?;
+        if let Some(v) = &variant {
+            let path = repo.join(CONFIGS_DIR).join(format!("{v}.config"));
+            if v.contains('/') || v == "kmem-test" || !path.is_file() {
+                bail!("no config variant '{v}': variants are the files of {CONFIGS_DIR}/ other than kmem-test.config");
+            }
+        }
         let versions = Versions::load(&repo.join(VERSIONS_FILE))?;
         let cache = match cache {
             Some(c) => c,
@@ -42,6 +58,7 @@ impl Ctx {
             cache,
             versions,
             jobs,
+            variant,
         })
     }
 
@@ -52,7 +69,19 @@ impl Ctx {
 
     /// The out-of-tree build directory of the test kernel.
     pub fn build_dir(&self) -> PathBuf {
-        self.cache.join("build/test")
+        match &self.variant {
+            Some(v) => self.cache.join(format!("build/test-{v}")),
+            None => self.cache.join("build/test"),
+        }
+    }
+
+    /// The config fragments of this build, in merge order.
+    pub fn config_fragments(&self) -> Vec<PathBuf> {
+        let mut f = vec![self.repo.join(CONFIGS_DIR).join("kmem-test.config")];
+        if let Some(v) = &self.variant {
+            f.push(self.repo.join(CONFIGS_DIR).join(format!("{v}.config")));
+        }
+        f
     }
 
     /// A fresh log file path for `step`.

@@ -65,6 +65,13 @@ mod tests {
     }
 
     #[test]
+    fn later_fragment_overrides() {
+        let merged = "CONFIG_MEMORY_HOTREMOVE=y\n\n# CONFIG_MEMORY_HOTREMOVE is not set\n";
+        assert!(dropped(merged, "# CONFIG_MEMORY_HOTREMOVE is not set\n").is_empty());
+        assert_eq!(dropped(merged, "CONFIG_MEMORY_HOTREMOVE=y\n").len(), 1);
+    }
+
+    #[test]
     fn repo_test_config_is_well_formed() {
         let path =
             std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/kmem-test.config");

@@ -31,6 +31,11 @@ struct Cli {
     #[arg(long, global = true, env = "KMEM_RS_CACHE")]
     cache: Option<std::path::PathBuf>,
 
+    /// Config variant: tools/kmem-rs/configs/NAME.config on top of the test
+    /// config, built in its own directory (e.g. nohotremove).
+    #[arg(long, global = true, env = "KMEM_RS_VARIANT")]
+    variant: Option<String>,
+
     #[command(subcommand)]
     cmd: Cmd,
 }
@@ -100,7 +105,7 @@ fn main() {
 }
 
 fn real_main(cli: Cli) -> Result<()> {
-    let ctx = ctx::Ctx::new(cli.cache, cli.jobs)?;
+    let ctx = ctx::Ctx::new(cli.cache, cli.jobs, cli.variant)?;
     match cli.cmd {
         Cmd::Setup { check } => setup::setup(&ctx, check),
         Cmd::Build { fresh } => {
