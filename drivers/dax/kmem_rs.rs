@@ -511,3 +511,66 @@ kernel::module_dax_driver! {
     license: "GPL v2",
     alias: ["dax:t0*"],
 }
+
+#[kunit_tests(kmem_rs)]
+mod tests {
+    use super::*;
+    use kernel::str::CString;
+
+    fn shown(args: fmt::Arguments<'_>) -> CString {
+        CString::try_from_fmt(args).expect("small allocation")
+    }
+
+    #[test]
+    fn state_parsing() {
+        assert_eq!(State::parse(b"unplugged"), Ok(State::Unplugged));
+        assert_eq!(State::parse(b"unplugged\n"), Ok(State::Unplugged));
+        assert_eq!(
+            State::parse(b"online_movable\n"),
+            Ok(State::Plugged(OnlineType::OnlineMovable))
+        );
+        assert_eq!(
+            State::parse(b"online"),
+            Ok(State::Plugged(OnlineType::Online))
+        );
+        for bad in [
+            &b"offline"[..],
+            b"offline\n",
+            b"",
+            b"\n",
+            b"online\n\n",
+            b"bogus",
+            b"Online",
+        ] {
+            assert_eq!(State::parse(bad), Err(EINVAL));
+        }
+        assert_eq!(State::Unplugged.as_str(), "unplugged");
+        assert!(!State::Plugged(OnlineType::Offline).is_online());
+        assert!(State::Plugged(OnlineType::OnlineKernel).is_online());
+    }
+
+    #[test]
+    fn truncation_sizes_like_string_get_size() {
+        const MIB: u64 = 1 << 20;
+        let cases: [(u64, &[u8]); 6] = [
+            (94 * MIB, b"94.0 MiB"),
+            (128 * MIB, b"128 MiB"),
+            (1536 * MIB, b"1.50 GiB"),
+            (0, b"0 B"),
+            (1, b"1.00 B"),
+            (4095, b"4.00 KiB"),
+        ];
+        for (size, want) in cases {
+            assert_eq!(shown(fmt!("{}", HumanSize(size))).to_bytes(), want);
+        }
+    }
+
+    #[test]
+    fn hex_like_printk() {
+        assert_eq!(shown(fmt!("{}", Hex(0))).to_bytes(), b"0");
+        assert_eq!(
+            shown(fmt!("{}", Hex(0x1_4800_0000))).to_bytes(),
+            b"0x148000000"
+        );
+    }
+}

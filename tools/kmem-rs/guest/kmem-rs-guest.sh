@@ -130,9 +130,14 @@ suite_daxctl_roundtrip() {
 
 # suite_kunit -- the KUnit results of this boot (kunit.enable=1 on the command
 # line), flattened from dmesg to one line per test case of ours: the
-# memory_hotplug and dax doctests and #[kunit_tests].
+# memory_hotplug and dax doctests and #[kunit_tests], and the Rust driver's
+# #[kunit_tests], which run when $KMEM_RS_MODULE is loaded.
 suite_kunit() {
-	local ktap
+	local ktap why
+	if ! why=$(load_kmem); then
+		echo "Bail out! $why"
+		exit 1
+	fi
 	ktap=$(dmesg | sed -e 's/^\[[^]]*\] //')
 	if ! grep -q '^KTAP version' <<< "$ktap"; then
 		echo "Bail out! no KUnit output in dmesg (kunit.enable=1 missing?)"
@@ -143,7 +148,7 @@ suite_kunit() {
 		/^    (not )?ok [0-9]+ / {
 			ok = ($1 == "ok")
 			sub(/^    (not )?ok [0-9]+ /, "")
-			if ((suite ": " $0) !~ /memory_hotplug|_dax_|dax_rs/)
+			if ((suite ": " $0) !~ /memory_hotplug|_dax_|dax_rs|^kmem_rs/)
 				next
 			n++
 			line[n] = (ok ? "ok " : "not ok ") n " " suite ": " $0

@@ -20,7 +20,8 @@ pub struct Suite {
     pub append: &'static [&'static str],
     /// The whole boot, test included, is killed after this long.
     pub timeout: Duration,
-    /// Runs once per kmem driver (and the results must match), or once.
+    /// Runs once per kmem driver (and the results must match), or once, with
+    /// the Rust driver loaded (for its KUnit tests).
     pub per_driver: bool,
 }
 
@@ -41,7 +42,7 @@ pub const SUITES: &[Suite] = &[
     },
     Suite {
         name: "kunit",
-        about: "KUnit: the memory_hotplug and dax doctests and #[kunit_tests] (driver-independent)",
+        about: "KUnit: memory_hotplug and dax doctests and tests, and the Rust driver's tests",
         append: &["kunit.enable=1", "kunit.filter_glob=rust_*"],
         timeout: Duration::from_secs(600),
         per_driver: false,
@@ -224,7 +225,7 @@ fn run_one(
         append: suite.append.iter().map(|s| s.to_string()).collect(),
         timeout: suite.timeout,
         follow: Some((&tap_name, &mut echo)),
-        module: driver.map(|d| kernel.kmem_module(d)),
+        module: Some(kernel.kmem_module(driver.unwrap_or(Driver::Rust))),
     }
     .run(ctx, kernel, accel, &["suite", suite.name])?;
     let text = fs::read_to_string(out.join(&tap_name)).unwrap_or_default();
