@@ -6,6 +6,14 @@
 //! that a driver either exposes as a character device or hands to the kernel as System RAM.
 //! The bus matches drivers to devices by [`DriverType`].
 //!
+//! A driver adds sysfs attributes to the devices it binds with [`Driver::ATTRIBUTES`], and
+//! reads and writes them in [`Driver::show`] and [`Driver::store`] with its device data at
+//! hand. The attribute tables live in the driver's own C structure ([`RawDriver`]) and are
+//! handed to the driver core as `dev_groups`, so the core creates them after probe and removes
+//! them before remove, which is what makes the driver data safe to use there. Nothing in that
+//! mechanism is dax-specific; it lives here because the dax bus is its only user so far, and
+//! can move to `kernel::device` when a second bus needs it.
+//!
 //! C headers: [`drivers/dax/bus.h`](srctree/drivers/dax/bus.h) and
 //! [`drivers/dax/dax-private.h`](srctree/drivers/dax/dax-private.h).
 
