@@ -123,6 +123,12 @@ suite_mem_on_off() {
 	[ "$rc" = 0 ]
 }
 
+suite_kmem_state() {
+	prepare_or_bail
+	bind_kmem -N
+	DAX_KMEM_TEST_DEV=$DAX DAX_KMEM_TEST_UNBIND=1 bash "$SELFTESTS/dax/dax-kmem-state.sh"
+}
+
 suite_daxctl_roundtrip() {
 	prepare_or_bail
 	DAX_KMEM_TEST_DEV=$DAX bash "$SELFTESTS/dax/dax-kmem-daxctl.sh"

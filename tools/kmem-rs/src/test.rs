@@ -48,6 +48,13 @@ pub const SUITES: &[Suite] = &[
         per_driver: false,
     },
     Suite {
+        name: "kmem-state",
+        about: "selftests/dax/dax-kmem-state.sh: hostile state writes, stuck unbind, rmmod after it",
+        append: &[],
+        timeout: Duration::from_secs(600),
+        per_driver: true,
+    },
+    Suite {
         name: "daxctl-roundtrip",
         about: "daxctl reconfigure-device system-ram/devdax: MemTotal, /proc/iomem, memory blocks",
         append: &[],

@@ -1,0 +1,106 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Hostile and edge-case writes to the kmem "state" attribute, then the
+# destructive end of a kmem-bound device's life: unbind while online, and
+# unloading the kmem module while the memory stays online.
+#
+#   DAX_KMEM_TEST_DEV=daxX.Y   a device bound to kmem whose memory is unused
+#   DAX_KMEM_TEST_UNBIND=1     also run the destructive tests (the device stays
+#                              wedged until reboot and kmem is unloaded)
+#
+# If DAX_KMEM_TEST_DEV is unset the whole test SKIPs.
+
+# shellcheck disable=SC1091
+DIR="$(dirname "$(readlink -f "$0")")"
+. "$DIR"/../kselftest/ktap_helpers.sh
+. "$DIR"/dax-kmem-lib.sh
+
+# write_state VALUE -- write VALUE (printf %b escapes) to state; print the
+# error message of a failed write, or "ok".
+write_state() {
+	local err
+	if err=$( { printf '%b' "$1" > "$HP"; } 2>&1 ); then
+		echo ok
+	else
+		echo "${err##*: }"
+	fi
+}
+
+# expect NAME VALUE RESULT STATE -- the write of VALUE gives RESULT ("ok" or
+# an error message) and leaves the state at STATE.
+expect() {
+	local got st
+	got=$(write_state "$2")
+	st=$(cat "$HP")
+	if [ "$got" = "$3" ] && [ "$st" = "$4" ]; then
+		ktap_test_pass "$1: $3, state $st"
+	else
+		ktap_test_fail "$1: got '$got', state $st (want '$3', state $4)"
+	fi
+}
+
+ktap_print_header
+
+if [ "$UID" != 0 ]; then
+	ktap_skip_all "must be run as root"
+	exit "$KSFT_SKIP"
+fi
+DAX=${DAX_KMEM_TEST_DEV:-}
+if [ -z "$DAX" ] || [ "$(dax_driver)" != kmem ]; then
+	ktap_skip_all "set DAX_KMEM_TEST_DEV to a kmem-bound daxX.Y"
+	exit "$KSFT_SKIP"
+fi
+HP=$DAX_BASE/$DAX/state
+DRV=/sys/bus/dax/drivers/kmem
+EINVAL="Invalid argument"
+EBUSY="Device or resource busy"
+
+if [ "$(write_state unplugged)" != ok ]; then
+	ktap_skip_all "$DAX: cannot reach 'unplugged' (memory in use?)"
+	exit "$KSFT_SKIP"
+fi
+mt0=$(memtotal_kb)
+ktap_set_plan 13
+
+expect "offline refused" 'offline\n' "$EINVAL" unplugged
+expect "newline only refused" '\n' "$EINVAL" unplugged
+expect "garbage refused" 'bogus\n' "$EINVAL" unplugged
+expect "two newlines refused" 'online_movable\n\n' "$EINVAL" unplugged
+expect "4 KiB of junk refused" "$(printf 'x%.0s' $(seq 4096))" "$EINVAL" unplugged
+expect "unplugged again is a no-op" 'unplugged\n' ok unplugged
+expect "text after a NUL is ignored, as by sysfs_streq" 'online_movable\0junk' ok online_movable
+expect "online_movable again is a no-op" 'online_movable' ok online_movable
+expect "online while online_movable is busy" 'online\n' "$EBUSY" online_movable
+expect "garbage while online leaves it online" 'unplug\n' "$EINVAL" online_movable
+expect "unplug" 'unplugged\n' ok unplugged
+
+if [ "$(memtotal_kb)" = "$mt0" ] && [ "$(kmem_bytes)" = 0 ]; then
+	ktap_test_pass "MemTotal back to $mt0 kB, nothing left in /proc/iomem"
+else
+	ktap_test_fail "MemTotal $(memtotal_kb) kB (was $mt0), $(kmem_bytes) kmem bytes left"
+fi
+
+# DESTRUCTIVE (DAX_KMEM_TEST_UNBIND=1): unbind while online leaves the memory
+# online and its resources in place until reboot; unloading kmem afterwards
+# must keep the resource names alive, as /proc/iomem still shows them.
+if [ "${DAX_KMEM_TEST_UNBIND:-}" = 1 ]; then
+	write_state online_movable > /dev/null
+	kb=$(kmem_bytes)
+	dmesg -C 2> /dev/null
+	echo "$DAX" > "$DRV/unbind" 2> /dev/null
+	rmmod kmem 2> /dev/null; rc=$?
+	names=$(grep -c "System RAM (kmem)" /proc/iomem)
+	left=$(grep -cE " : $DAX\$" /proc/iomem)
+	splat=$(dmesg | grep -ciE "KASAN|BUG:|use-after-free|general protection|Oops")
+	if [ "$rc" = 0 ] && [ "$kb" -gt 0 ] && [ "$names" -gt 0 ] && [ "$left" -gt 0 ] &&
+	   [ "$splat" = 0 ] && [ "$(dax_driver)" = none ]; then
+		ktap_test_pass "unbind while online, then rmmod kmem: memory and names stay, no oops"
+	else
+		ktap_test_fail "stuck unbind + rmmod: rmmod rc=$rc kmem=$kb names=$names dev=$left splat=$splat driver=$(dax_driver)"
+	fi
+else
+	ktap_test_skip "destructive unbind + rmmod test (set DAX_KMEM_TEST_UNBIND=1)"
+fi
+
+ktap_finished
