@@ -43,7 +43,7 @@ pub const SUITES: &[Suite] = &[
     Suite {
         name: "kunit",
         about: "KUnit: memory_hotplug and dax doctests and tests, and the Rust driver's tests",
-        append: &["kunit.enable=1", "kunit.filter_glob=rust_*"],
+        append: &["kunit.enable=1"],
         timeout: Duration::from_secs(600),
         per_driver: false,
     },
