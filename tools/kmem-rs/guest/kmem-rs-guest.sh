@@ -129,6 +129,11 @@ suite_kmem_state() {
 	DAX_KMEM_TEST_DEV=$DAX DAX_KMEM_TEST_UNBIND=1 bash "$SELFTESTS/dax/dax-kmem-state.sh"
 }
 
+suite_memmap_on_memory() {
+	prepare_or_bail
+	DAX_KMEM_TEST_DEV=$DAX bash "$SELFTESTS/dax/dax-kmem-memmap.sh"
+}
+
 suite_daxctl_roundtrip() {
 	prepare_or_bail
 	DAX_KMEM_TEST_DEV=$DAX bash "$SELFTESTS/dax/dax-kmem-daxctl.sh"

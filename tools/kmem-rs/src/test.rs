@@ -55,6 +55,13 @@ pub const SUITES: &[Suite] = &[
         per_driver: true,
     },
     Suite {
+        name: "memmap-on-memory",
+        about: "selftests/dax/dax-kmem-memmap.sh: the memory map carved from hotplugged memory",
+        append: &["memory_hotplug.memmap_on_memory=1"],
+        timeout: Duration::from_secs(600),
+        per_driver: true,
+    },
+    Suite {
         name: "daxctl-roundtrip",
         about: "daxctl reconfigure-device system-ram/devdax: MemTotal, /proc/iomem, memory blocks",
         append: &[],
