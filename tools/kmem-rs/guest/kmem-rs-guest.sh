@@ -134,6 +134,17 @@ suite_memmap_on_memory() {
 	DAX_KMEM_TEST_DEV=$DAX bash "$SELFTESTS/dax/dax-kmem-memmap.sh"
 }
 
+# The second pmem region (memmap=64M!7G on this boot), smaller than a block.
+suite_small_region() {
+	prepare_or_bail
+	if ! ndctl create-namespace -f -e namespace1.0 -m devdax > /dev/null 2> /tmp/ndctl.err ||
+	   [ ! -e "$DAX_BASE/dax1.0" ]; then
+		echo "Bail out! no dax1.0 from namespace1.0: $(tr '\n' ' ' < /tmp/ndctl.err)"
+		exit 1
+	fi
+	DAX_KMEM_TEST_DEV=dax1.0 bash "$SELFTESTS/dax/dax-kmem-small.sh"
+}
+
 suite_daxctl_roundtrip() {
 	prepare_or_bail
 	DAX_KMEM_TEST_DEV=$DAX bash "$SELFTESTS/dax/dax-kmem-daxctl.sh"

@@ -62,6 +62,13 @@ pub const SUITES: &[Suite] = &[
         per_driver: true,
     },
     Suite {
+        name: "small-region",
+        about: "selftests/dax/dax-kmem-small.sh: a device smaller than one block is rejected",
+        append: &["memmap=64M!7G"],
+        timeout: Duration::from_secs(600),
+        per_driver: true,
+    },
+    Suite {
         name: "daxctl-roundtrip",
         about: "daxctl reconfigure-device system-ram/devdax: MemTotal, /proc/iomem, memory blocks",
         append: &[],

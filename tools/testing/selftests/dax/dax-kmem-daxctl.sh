@@ -51,7 +51,7 @@ bs=$(block_size)
 mt0=$(memtotal_kb)
 nb0=$(node_online_blocks "$node")
 ktap_print_msg "$DAX: $((size >> 20)) MiB on node $node, block size $((bs >> 20)) MiB"
-ktap_set_plan 8
+ktap_set_plan 9
 
 # --- devdax -> system-ram ---------------------------------------------------
 out=$(daxctl reconfigure-device --mode=system-ram "$DAX" 2>&1); rc=$?
@@ -63,6 +63,18 @@ fi
 
 kb=$(kmem_bytes)
 mapfile -t blocks < <(kmem_blocks)
+if [ "$kb" -lt "$size" ]; then
+	msg="kmem $DAX: DAX region truncated by $(string_get_size $((size - kb))) due to alignment"
+	if dmesg | grep -qF "$msg"; then
+		ktap_test_pass "bind warned: ${msg#kmem "$DAX": }"
+	else
+		ktap_test_fail "no '$msg' in dmesg"
+	fi
+elif dmesg | grep -qF "DAX region truncated"; then
+	ktap_test_fail "a block-aligned device warned of truncation"
+else
+	ktap_test_pass "block-aligned device: no truncation warning"
+fi
 if [ "$kb" -gt 0 ] && [ "$kb" -le "$size" ] && [ $((kb % bs)) = 0 ] &&
    grep -qE " : $DAX\$" /proc/iomem; then
 	ktap_test_pass "/proc/iomem: $DAX holds $((kb >> 20)) MiB of 'System RAM (kmem)' in ${#blocks[@]} blocks"

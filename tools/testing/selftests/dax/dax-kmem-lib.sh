@@ -80,3 +80,38 @@ node_online_blocks() {
 	done
 	count_online "${blocks[@]}"
 }
+
+# string_get_size BYTES -- BYTES as the kernel's string_get_size(BYTES, 1,
+# STRING_UNITS_2, ...) prints it, e.g. "94.0 MiB".
+string_get_size() {
+	local size=$1 i=0 rem=0 j=0 sf tmp=""
+	local units=("" Ki Mi Gi Ti Pi Ei Zi Yi) rounding=(500 50 5)
+	if [ "$size" = 0 ]; then
+		echo "0 B"
+		return
+	fi
+	while ((size >> 32)); do
+		size=$((size / 1024))
+		i=$((i + 1))
+	done
+	while ((size >= 1024)); do
+		rem=$((size % 1024))
+		size=$((size / 1024))
+		i=$((i + 1))
+	done
+	sf=$size
+	while ((sf * 10 < 1000)); do
+		sf=$((sf * 10))
+		j=$((j + 1))
+	done
+	rem=$(((rem * 1000 >> 10) + rounding[j]))
+	if ((rem >= 1000)); then
+		rem=$((rem - 1000))
+		size=$((size + 1))
+	fi
+	if ((j)); then
+		tmp=$(printf '.%03d' "$rem")
+		tmp=${tmp:0:j+1}
+	fi
+	echo "$size$tmp ${units[i]}B"
+}
