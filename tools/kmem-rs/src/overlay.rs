@@ -14,7 +14,8 @@
 //! <body>
 //! ```
 //!
-//! `insert-before:` works the same way; with neither, the body is appended.
+//! `insert-before:` works the same way, and `## append` appends. A fragment may
+//! hold several such hunks, applied in order; other `## ` lines are comments.
 //! The target is always rebuilt from the base commit plus its fragments, so
 //! applying is idempotent, and files the overlay no longer has are restored.
 
