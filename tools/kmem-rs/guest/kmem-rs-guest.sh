@@ -7,6 +7,8 @@
 #   kmem-rs-guest.sh suite NAME OUTDIR   run one suite: KTAP in OUTDIR/NAME.tap,
 #                                        its exit status in OUTDIR/NAME.rc
 #   kmem-rs-guest.sh demo OUTDIR         narrate the main job into OUTDIR/demo.txt
+#   kmem-rs-guest.sh exec 0|1 CMD OUTDIR run CMD (after prepare if 1): its output
+#                                        in OUTDIR/exec.out, its status in exec.rc
 #
 # KMEM_RS_KSRC names the kernel source tree, where the selftests live.
 # KMEM_RS_MODULE, if set, is the kmem.ko to load (the C or the Rust driver)
@@ -265,6 +267,17 @@ suite)
 	dmesg > "$out/dmesg.txt" 2>&1
 	echo "$rc" > "$out/$name.rc"
 	;;
+exec)
+	# exec PREPARE CMD OUTDIR: run CMD (after prepare, if PREPARE is 1).
+	out=${4:?output directory}
+	if [ "${2:-0}" = 1 ] && ! why=$(prepare); then
+		echo "kmem-rs-guest: $why" > "$out/exec.out"
+		echo 1 > "$out/exec.rc"
+		exit 1
+	fi
+	bash -c "${3:?command}" > "$out/exec.out" 2>&1
+	echo "$?" > "$out/exec.rc"
+	;;
 demo)
 	out=${2:?output directory}
 	demo > "$out/demo.txt" 2>&1
@@ -273,7 +286,7 @@ demo)
 	echo "$rc" > "$out/demo.rc"
 	;;
 *)
-	echo "usage: $0 prepare | suite NAME OUTDIR | demo OUTDIR" >&2
+	echo "usage: $0 prepare | suite NAME OUTDIR | demo OUTDIR | exec 0|1 CMD OUTDIR" >&2
 	exit 2
 	;;
 esac

@@ -49,7 +49,8 @@ pub const SUITES: &[Suite] = &[
     },
     Suite {
         name: "kmem-state",
-        about: "selftests/dax/dax-kmem-state.sh: hostile state writes, stuck unbind, rmmod after it",
+        about:
+            "selftests/dax/dax-kmem-state.sh: hostile state writes, stuck unbind, rmmod after it",
         append: &[],
         timeout: Duration::from_secs(600),
         per_driver: true,

@@ -269,29 +269,45 @@ pub fn interactive(
 ) -> Result<()> {
     let accel = accel(ctx, kernel)?;
     let module = kernel.kmem_module(driver);
-    let cmd = match (exec, prepare) {
-        (Some(e), true) => Some(format!(
-            "{} && {e}",
-            guest_command(ctx, Some(&module), &["prepare"])
-        )),
-        (Some(e), false) => Some(e.to_string()),
-        (None, _) => {
-            println!(
-                "  guest shell: load the {} kmem and create dax0.0 with `{}`; leave with Ctrl-D",
-                driver.name(),
-                guest_command(ctx, Some(&module), &["prepare"])
-            );
-            None
+    if let Some(cmd) = exec {
+        // Run it through the guest helper: its output comes back without the
+        // kernel's console messages, and its exit status comes back at all
+        // (vng's own status does not carry it).
+        let out = ctx.run_dir("vm")?;
+        let mut echo = |line: &str| println!("{line}");
+        let outcome = GuestRun {
+            name: "boot + command",
+            out: out.clone(),
+            append: Vec::new(),
+            timeout: Duration::from_secs(3600),
+            follow: Some(("exec.out", &mut echo)),
+            module: prepare.then_some(module),
         }
-    };
-    let mut args = vng_args(&kernel.dir, &TOPOLOGY, accel, &[], None, cmd.as_deref());
-    if exec.is_none() {
-        args.retain(|a| a != "--verbose");
+        .run(
+            ctx,
+            kernel,
+            accel,
+            &["exec", if prepare { "1" } else { "0" }, cmd],
+        )?;
+        let rc = fs::read_to_string(out.join("exec.rc")).unwrap_or_default();
+        return match rc.trim() {
+            "0" => Ok(()),
+            "" => bail!("{}", describe_failure("boot + command", &outcome)),
+            code => bail!(
+                "the guest command exited with status {code}; console log: {}",
+                outcome.log.display()
+            ),
+        };
     }
-    let status = vng(ctx, &args).status()?;
-    if !status.success() {
-        bail!("vng exited with {status}");
-    }
+    println!(
+        "  guest shell: load the {} kmem and create dax0.0 with `{}`; leave with Ctrl-D",
+        driver.name(),
+        guest_command(ctx, Some(&module), &["prepare"])
+    );
+    let mut args = vng_args(&kernel.dir, &TOPOLOGY, accel, &[], None, None);
+    args.retain(|a| a != "--verbose");
+    // vng's status is not the shell's: it reports the guest's power-off.
+    let _ = vng(ctx, &args).status()?;
     Ok(())
 }
 
