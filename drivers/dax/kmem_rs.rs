@@ -125,11 +125,10 @@ impl fmt::Display for HumanSize {
     }
 }
 
-/// One range of the device, and what kmem holds of it.
+/// One range of the device (range N is `slots[N]`), and what kmem holds of it.
 ///
 /// The fields drop in order: added memory before the reservation that holds it.
 struct Slot {
-    index: usize,
     /// The range aligned to memory blocks, or `None` if it is too small.
     range: Option<BlockRange>,
     /// The memory added from the range.
@@ -145,7 +144,6 @@ struct Slot {
 struct Inner {
     state: State,
     slots: KVec<Slot>,
-    memmap_on_memory: bool,
     /// `None` once leaked because memory stayed online.
     group: Option<MemoryGroup>,
     node_type: Option<NodeMemoryType>,
@@ -171,7 +169,7 @@ impl Inner {
     /// reserved; -EBUSY if the first one it tried failed.
     fn init_resources(&mut self, dev: &dax::Device<Bound>) -> Result<usize> {
         let mut mapped = 0;
-        for slot in self.slots.iter_mut() {
+        for (index, slot) in self.slots.iter_mut().enumerate() {
             let Some(range) = slot.range else { continue };
             if slot.res.is_some() {
                 continue;
@@ -186,7 +184,7 @@ impl Inner {
                     dev_warn!(
                         dev,
                         "mapping{}: {}-{} could not reserve region\n",
-                        slot.index,
+                        index,
                         Hex(range.start()),
                         Hex(range.end())
                     );
@@ -210,10 +208,10 @@ impl Inner {
         }
         let group = self.group.as_ref().ok_or(EINVAL)?;
         let options = AddOptions {
-            memmap_on_memory: self.memmap_on_memory,
+            memmap_on_memory: dev.memmap_on_memory(),
         };
         let mut added = 0;
-        for slot in self.slots.iter_mut() {
+        for (index, slot) in self.slots.iter_mut().enumerate() {
             let Some(range) = slot.range else { continue };
             // Reservation conflicts leave a range unreserved: those systems online partially.
             if slot.res.is_none() {
@@ -228,7 +226,7 @@ impl Inner {
                     dev_warn!(
                         dev,
                         "mapping{}: {}-{} memory add failed\n",
-                        slot.index,
+                        index,
                         Hex(range.start()),
                         Hex(range.end())
                     );
@@ -297,14 +295,14 @@ impl Inner {
     /// if all are gone; ranges still online are kept added.
     fn remove_ranges(&mut self, dev: &dax::Device<Bound>) -> bool {
         let mut all = true;
-        for slot in self.slots.iter_mut() {
+        for (index, slot) in self.slots.iter_mut().enumerate() {
             let Some(mem) = slot.mem.take() else { continue };
             if let Err((mem, _)) = mem.remove() {
                 let r = *mem.range();
                 dev_warn!(
                     dev,
                     "mapping{}: {}-{} stuck online until reboot\n",
-                    slot.index,
+                    index,
                     Hex(r.start()),
                     Hex(r.end())
                 );
@@ -367,7 +365,6 @@ impl Inner {
             }
             slots.push(
                 Slot {
-                    index,
                     range,
                     mem: None,
                     res: None,
@@ -396,7 +393,6 @@ impl Inner {
         let mut inner = Self {
             state: State::Unplugged,
             slots,
-            memmap_on_memory: dev.memmap_on_memory(),
             group: Some(group),
             node_type: Some(node_type),
         };

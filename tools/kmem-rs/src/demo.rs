@@ -1,8 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 //! `demo`: the main job, watched live. The guest script narrates; we relay.
 
-use anyhow::{bail, Result};
-use std::fs;
+use anyhow::Result;
 use std::time::Duration;
 
 use crate::build::{Driver, Kernel};
@@ -18,7 +17,7 @@ pub fn run(ctx: &Ctx, kernel: &Kernel, driver: Driver) -> Result<()> {
     let accel = vm::accel(ctx, kernel)?;
     let out = ctx.run_dir("demo")?;
     let mut echo = |line: &str| println!("{line}");
-    let outcome = GuestRun {
+    GuestRun {
         name: "boot + demo",
         out: out.clone(),
         append: Vec::new(),
@@ -26,18 +25,7 @@ pub fn run(ctx: &Ctx, kernel: &Kernel, driver: Driver) -> Result<()> {
         follow: Some(("demo.txt", &mut echo)),
         module: Some(kernel.kmem_module(driver)),
     }
-    .run(ctx, kernel, accel, &["demo"])?;
-    let rc = fs::read_to_string(out.join("demo.rc")).unwrap_or_default();
-    if outcome.timed_out || rc.trim() != "0" {
-        if outcome.timed_out || rc.is_empty() {
-            bail!("{}", vm::describe_failure("boot + demo", &outcome));
-        }
-        bail!(
-            "the demo failed (guest status {}); console log: {}",
-            rc.trim(),
-            outcome.log.display()
-        );
-    }
+    .run_relayed(ctx, kernel, accel, &["demo"], "demo.rc")?;
     println!("==> demo done; guest output in {}", out.display());
     Ok(())
 }

@@ -275,7 +275,7 @@ fn run_one(
     if !ok {
         println!("    # guest output: {}", out.display());
         if exit.is_none() {
-            for l in vm::describe_failure(&name, &outcome).lines() {
+            for l in crate::run::failure_report(&name, &outcome).lines() {
                 println!("    # {l}");
             }
         }

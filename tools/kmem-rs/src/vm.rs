@@ -257,6 +257,30 @@ impl GuestRun<'_> {
         }
         step.run(&mut vng(ctx, &args_for_vng))
     }
+
+    /// Runs like [`GuestRun::run`], for a helper command that leaves its exit
+    /// status in the file `status` of the output directory: fails unless that
+    /// status is 0 (vng's own exit status does not carry the guest's).
+    pub fn run_relayed(
+        self,
+        ctx: &Ctx,
+        kernel: &Kernel,
+        accel: Accel,
+        guest_args: &[&str],
+        status: &str,
+    ) -> Result<()> {
+        let (name, out) = (self.name.to_string(), self.out.clone());
+        let outcome = self.run(ctx, kernel, accel, guest_args)?;
+        let rc = fs::read_to_string(out.join(status)).unwrap_or_default();
+        match rc.trim() {
+            "0" => Ok(()),
+            "" => bail!("{}", run::failure_report(&name, &outcome)),
+            code => bail!(
+                "{name}: the guest side exited with status {code}; output in {}",
+                out.display()
+            ),
+        }
+    }
 }
 
 /// `vm`: an interactive shell, or one command with its output on the terminal.
@@ -273,31 +297,23 @@ pub fn interactive(
         // Run it through the guest helper: its output comes back without the
         // kernel's console messages, and its exit status comes back at all
         // (vng's own status does not carry it).
-        let out = ctx.run_dir("vm")?;
         let mut echo = |line: &str| println!("{line}");
-        let outcome = GuestRun {
+        GuestRun {
             name: "boot + command",
-            out: out.clone(),
+            out: ctx.run_dir("vm")?,
             append: Vec::new(),
             timeout: Duration::from_secs(3600),
             follow: Some(("exec.out", &mut echo)),
             module: prepare.then_some(module),
         }
-        .run(
+        .run_relayed(
             ctx,
             kernel,
             accel,
             &["exec", if prepare { "1" } else { "0" }, cmd],
+            "exec.rc",
         )?;
-        let rc = fs::read_to_string(out.join("exec.rc")).unwrap_or_default();
-        return match rc.trim() {
-            "0" => Ok(()),
-            "" => bail!("{}", describe_failure("boot + command", &outcome)),
-            code => bail!(
-                "the guest command exited with status {code}; console log: {}",
-                outcome.log.display()
-            ),
-        };
+        return Ok(());
     }
     println!(
         "  guest shell: load the {} kmem and create dax0.0 with `{}`; leave with Ctrl-D",
@@ -309,11 +325,6 @@ pub fn interactive(
     // vng's status is not the shell's: it reports the guest's power-off.
     let _ = vng(ctx, &args).status()?;
     Ok(())
-}
-
-/// Formats a failed guest run for the report.
-pub fn describe_failure(name: &str, out: &Outcome) -> String {
-    run::failure_report(name, out)
 }
 
 #[cfg(test)]
