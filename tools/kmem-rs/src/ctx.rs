@@ -84,6 +84,37 @@ impl Ctx {
         f
     }
 
+    /// Takes the cache's lock for the life of the returned file: two kmem-rs
+    /// runs must not rewrite the same source tree or build directory at once
+    /// (one may be walking the series' commits while another boots the tree).
+    /// Waits, saying for whom, if another run holds it.
+    pub fn lock(&self) -> Result<std::fs::File> {
+        use std::io::{Read, Seek, Write};
+        let path = self.cache.join("lock");
+        let mut f = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .with_context(|| format!("cannot open the cache lock {}", path.display()))?;
+        if f.try_lock().is_err() {
+            let mut holder = String::new();
+            let _ = f.read_to_string(&mut holder);
+            println!(
+                "  … waiting for the kmem-rs run that holds {} ({})",
+                path.display(),
+                holder.trim()
+            );
+            f.lock()
+                .with_context(|| format!("cannot lock {}", path.display()))?;
+        }
+        f.set_len(0)?;
+        f.rewind()?;
+        write!(f, "pid {}", std::process::id())?;
+        Ok(f)
+    }
+
     /// A fresh log file path for `step`.
     pub fn log(&self, step: &str) -> Result<PathBuf> {
         let dir = self.cache.join("logs");

@@ -106,6 +106,10 @@ fn main() {
 
 fn real_main(cli: Cli) -> Result<()> {
     let ctx = ctx::Ctx::new(cli.cache, cli.jobs, cli.variant)?;
+    let _lock = match cli.cmd {
+        Cmd::Test { list: true, .. } => None,
+        _ => Some(ctx.lock()?),
+    };
     match cli.cmd {
         Cmd::Setup { check } => setup::setup(&ctx, check),
         Cmd::Build { fresh } => {
