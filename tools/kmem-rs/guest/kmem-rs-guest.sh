@@ -152,6 +152,44 @@ suite_daxctl_roundtrip() {
 	DAX_KMEM_TEST_DEV=$DAX bash "$SELFTESTS/dax/dax-kmem-daxctl.sh"
 }
 
+# The debug lane's suites (tools/kmem-rs/src/lanes.rs): full stress and
+# fault injection, with kmemleak required.
+suite_stress() {
+	prepare_or_bail
+	DAX_KMEM_TEST_DEV=$DAX DAX_KMEM_TEST_MODULE=${KMEM_RS_MODULE:-} DAX_KMEM_TEST_KMEMLEAK=1 \
+		bash "$SELFTESTS/dax/dax-kmem-stress.sh"
+}
+
+suite_faults() {
+	prepare_or_bail
+	DAX_KMEM_TEST_DEV=$DAX DAX_KMEM_TEST_MODULE=${KMEM_RS_MODULE:-} DAX_KMEM_TEST_KMEMLEAK=1 \
+		bash "$SELFTESTS/dax/dax-kmem-faults.sh"
+}
+
+# kmemleak_begin OUTDIR -- on a kernel with kmemleak, scan what boot left,
+# keep it, clear it, and mark the kernel log: a report before the mark is
+# boot's, not the suite's (the host tool reads the mark).
+kmemleak_begin() {
+	local f=/sys/kernel/debug/kmemleak
+	mountpoint -q /sys/kernel/debug || mount -t debugfs none /sys/kernel/debug
+	[ -w "$f" ] || return 0
+	echo scan > "$f"
+	cat "$f" > "$1/kmemleak-boot.txt"
+	echo clear > "$f"
+	echo "kmem-rs: kmemleak baseline cleared" > /dev/kmsg
+}
+
+# kmemleak_end OUTDIR -- scan again (the kernel logs any new suspects, which
+# fails the run on the host) and keep the list.
+kmemleak_end() {
+	local f=/sys/kernel/debug/kmemleak
+	[ -w "$f" ] || return 0
+	sleep 6
+	echo scan > "$f"
+	echo scan > "$f"
+	cat "$f" > "$1/kmemleak.txt"
+}
+
 # suite_kunit -- the KUnit results of this boot (kunit.enable=1 on the command
 # line), flattened from dmesg to one line per test case of ours: the
 # memory_hotplug and dax doctests and #[kunit_tests], and the Rust driver's
@@ -262,8 +300,10 @@ suite)
 		echo 2 > "$out/$name.rc"
 		exit 2
 	fi
+	kmemleak_begin "$out"
 	("$fn") > "$out/$name.tap" 2> "$out/$name.stderr"
 	rc=$?
+	kmemleak_end "$out"
 	dmesg > "$out/dmesg.txt" 2>&1
 	echo "$rc" > "$out/$name.rc"
 	;;

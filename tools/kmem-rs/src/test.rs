@@ -82,15 +82,20 @@ pub fn list() {
     for s in SUITES {
         println!("{:<18} {}", s.name, s.about);
     }
+    for s in crate::lanes::DEBUG_SUITES {
+        println!("{:<18} (--variant debug only) {}", s.name, s.about);
+    }
 }
 
-fn selected(filters: &[String]) -> Result<Vec<&'static Suite>> {
+/// The suites that `filters` pick from [`SUITES`] and the lane's `extra` ones.
+fn selected(filters: &[String], extra: &'static [Suite]) -> Result<Vec<&'static Suite>> {
     let picked: Vec<_> = SUITES
         .iter()
+        .chain(extra)
         .filter(|s| filters.is_empty() || filters.iter().any(|f| s.name.contains(f.as_str())))
         .collect();
     if picked.is_empty() {
-        let names: Vec<_> = SUITES.iter().map(|s| s.name).collect();
+        let names: Vec<_> = SUITES.iter().chain(extra).map(|s| s.name).collect();
         bail!(
             "no suite matches {:?}; suites: {}",
             filters,
@@ -105,6 +110,10 @@ struct Outcome {
     tally: tap::Tally,
     /// Pass (true) or not, test by test, to compare the drivers.
     results: Vec<bool>,
+    /// Each test's description and verdict, for the lane's scenario table.
+    tests: Vec<(String, bool)>,
+    /// The kernel reports of the boot ([`crate::reports::summary`]).
+    reports: String,
     elapsed: Duration,
 }
 
@@ -135,7 +144,7 @@ pub fn run(
     drivers: &[Driver],
     prep: Duration,
 ) -> Result<()> {
-    let suites = selected(filters)?;
+    let suites = selected(filters, crate::lanes::extra_suites(ctx.variant.as_deref()))?;
     let names: Vec<_> = drivers.iter().map(|d| d.name()).collect();
     println!(
         "==> test ({} suite(s) on the {} kmem driver(s), kernel {})",
@@ -211,6 +220,7 @@ pub fn run(
         }
         println!();
     }
+    print!("{}", lane_table(ctx, &table));
     println!(
         "# time: setup+build {:.0}s, suites {:.0}s",
         prep.as_secs_f64(),
@@ -221,6 +231,31 @@ pub fn run(
         bail!("{failed} test(s) failed");
     }
     Ok(())
+}
+
+/// The lane's scenario table (its own suites, test by test, C and Rust) and
+/// the kernel reports of every run; without lane suites, the reports only.
+fn lane_table(ctx: &Ctx, table: &[(&str, Vec<Outcome>)]) -> String {
+    let extra = crate::lanes::extra_suites(ctx.variant.as_deref());
+    let mut rows = Vec::new();
+    let mut reports = Vec::new();
+    for (name, outcomes) in table {
+        match &outcomes[..] {
+            [c, r] => {
+                if extra.iter().any(|s| s.name == *name) {
+                    rows.extend(crate::lanes::rows(name, &c.tests, &r.tests));
+                }
+                reports.push((name.to_string(), c.reports.clone(), r.reports.clone()));
+            }
+            [o] => reports.push((name.to_string(), o.reports.clone(), o.reports.clone())),
+            _ => {}
+        }
+    }
+    if rows.is_empty() && reports.iter().all(|(_, c, r)| c == "none" && r == "none") {
+        return "# kernel reports (KASAN, lockdep, kmemleak, WARN, BUG, Oops, panic, hang): none\n"
+            .into();
+    }
+    crate::lanes::render(&rows, &reports)
 }
 
 /// Boots once, runs `suite` on `driver`, prints its TAP and returns the verdict.
@@ -259,7 +294,11 @@ fn run_one(
             .and_then(|s| s.trim().parse().ok())
     };
     let report = tap::parse(&text);
-    let tally = tap::tally(&report, exit);
+    let mut tally = tap::tally(&report, exit);
+    // A kernel report (KASAN, lockdep, kmemleak, WARN, ...) fails the run.
+    let (kernel_reports, reports) = crate::reports::check_run(&out);
+    tally.failed += kernel_reports.len();
+    tally.failures.extend(kernel_reports);
     let ok = tally.failed == 0;
     println!(
         "{}ok {n} {}{tag} # {} passed, {} failed ({:.0}s)",
@@ -286,6 +325,12 @@ fn run_one(
             .iter()
             .map(|t| t.ok && t.skip.is_none())
             .collect(),
+        tests: report
+            .tests
+            .iter()
+            .map(|t| (t.desc.clone(), t.ok && t.skip.is_none()))
+            .collect(),
+        reports,
         tally,
         elapsed: outcome.elapsed,
     })
@@ -297,11 +342,14 @@ mod tests {
 
     #[test]
     fn filters_select_suites() {
-        assert_eq!(selected(&[]).unwrap().len(), SUITES.len());
-        let s = selected(&["mem-on".into()]).unwrap();
+        assert_eq!(selected(&[], &[]).unwrap().len(), SUITES.len());
+        let s = selected(&["mem-on".into()], &[]).unwrap();
         assert_eq!(s.len(), 1);
         assert_eq!(s[0].name, "mem-on-off");
-        assert!(selected(&["nope".into()]).is_err());
+        assert!(selected(&["nope".into()], &[]).is_err());
+        let lane = crate::lanes::DEBUG_SUITES;
+        assert_eq!(selected(&[], lane).unwrap().len(), SUITES.len() + lane.len());
+        assert_eq!(selected(&["faults".into()], lane).unwrap()[0].name, "faults");
     }
 
     #[test]

@@ -115,3 +115,183 @@ string_get_size() {
 	fi
 	echo "$size$tmp ${units[i]}B"
 }
+
+# --- binding, state writes and consistency (stress and fault tests) -----------
+
+KMEM_DRV=/sys/bus/dax/drivers/kmem
+
+# dax_write FILE VALUE -- write VALUE (printf %b escapes) to FILE in one
+# write(2), as a program would (printf alone may split it at a newline);
+# print "ok", or the error message of the failed write.
+dax_write() {
+	local err
+	if err=$(printf '%b' "$2" |
+		 dd of="$1" bs=64k count=1 iflag=fullblock status=none 2>&1); then
+		echo ok
+	else
+		echo "${err##*: }"
+	fi
+}
+
+# kmem_state -- the device's kmem state attribute, or "-" without one.
+kmem_state() { cat "$DAX_BASE/$DAX/state" 2>/dev/null || echo -; }
+
+# dax_reservations -- how many /proc/iomem resources carry the device's name
+# (its own, plus kmem's block-aligned reservation while kmem holds one).
+dax_reservations() { grep -cE " : $DAX\$" /proc/iomem; }
+
+# kmem_bind -- bind $DAX to kmem through sysfs; print "ok" or the error.
+# The dax bus matches kmem to a pmem device only by id: the first bind after
+# a module load adds the id with new_id, which probes (and hides the probe's
+# error, so the driver link is what tells).
+kmem_bind() {
+	local r
+	r=$(dax_write "$KMEM_DRV/bind" "$DAX")
+	if [ "$r" = "No such device" ]; then
+		r=$(dax_write "$KMEM_DRV/new_id" "$DAX")
+		[ "$r" = ok ] && [ "$(dax_driver)" != kmem ] && r="probe failed (new_id)"
+	fi
+	echo "$r"
+}
+
+# kmem_unbind -- unbind $DAX from kmem; print "ok" or the error.
+kmem_unbind() { dax_write "$KMEM_DRV/unbind" "$DAX"; }
+
+# kmem_reload [MODULE] -- rmmod kmem and load MODULE (or modprobe kmem);
+# print "ok" or what failed.
+kmem_reload() {
+	local err
+	if [ -e /sys/module/kmem ] && ! err=$(rmmod kmem 2>&1); then
+		echo "rmmod: $err"
+		return
+	fi
+	if [ -n "${1:-}" ]; then
+		err=$(insmod "$1" 2>&1) || { echo "insmod: $err"; return; }
+	else
+		err=$(modprobe kmem 2>&1) || { echo "modprobe: $err"; return; }
+	fi
+	echo ok
+}
+
+# kmem_consistent MT0 RES0 TOTAL -- check that the kernel's view of $DAX
+# matches its driver and state: MemTotal (MT0 kB unplugged), its
+# /proc/iomem reservations (RES0 of its own), its "System RAM (kmem)" bytes
+# (TOTAL when added) and memory blocks. Print "" when it does, else why not.
+kmem_consistent() {
+	local mt0=$1 res0=$2 total=$3 drv st kb mt res blocks on zone want
+	drv=$(dax_driver)
+	st=$(kmem_state)
+	kb=$(kmem_bytes)
+	mt=$(memtotal_kb)
+	res=$(dax_reservations)
+	mapfile -t blocks < <(kmem_blocks)
+	on=$(count_online "${blocks[@]}")
+	case "$drv/$st" in
+	none/* | device_dax/* | kmem/unplugged)
+		[ "$kb" = 0 ] && [ "$res" = "$res0" ] && [ "$mt" = "$mt0" ] && return
+		echo "driver $drv, state $st: kmem bytes $kb, reservations $res (want $res0), MemTotal $mt kB (want $mt0)"
+		;;
+	kmem/offline)
+		[ "$kb" = "$total" ] && [ "$on" = 0 ] && [ "$res" = $((res0 + 1)) ] &&
+			[ "$mt" = "$mt0" ] && return
+		echo "offline: kmem bytes $kb (want $total), $on blocks online, reservations $res, MemTotal $mt kB (want $mt0)"
+		;;
+	kmem/online | kmem/online_kernel | kmem/online_movable)
+		want=$((mt0 + total / 1024))
+		zone=$(cat "$MEM_BASE/${blocks[0]:-none}/valid_zones" 2>/dev/null)
+		if [ "$kb" = "$total" ] && [ "$on" = "${#blocks[@]}" ] && [ "$on" -gt 0 ] &&
+		   [ "$res" = $((res0 + 1)) ] && [ "$mt" = "$want" ] &&
+		   { [ "$st" != online_movable ] || [ "$zone" = Movable ]; } &&
+		   { [ "$st" != online_kernel ] || [ "$zone" = Normal ]; }; then
+			return
+		fi
+		echo "$st: kmem bytes $kb (want $total), $on of ${#blocks[@]} blocks online, zone $zone, reservations $res, MemTotal $mt kB (want $want)"
+		;;
+	*)
+		echo "driver $drv, state '$st'"
+		;;
+	esac
+}
+
+# kmemleak_scan -- scan for leaks twice (a new object is reported only by a
+# scan after the one that first saw it) and print the suspects' count.
+kmemleak_scan() {
+	local f=/sys/kernel/debug/kmemleak
+	sleep 6 # kmemleak skips objects younger than 5 s
+	if ! { echo scan > "$f" && echo scan > "$f"; }; then
+		echo "cannot scan"
+		return
+	fi
+	grep -c '^unreferenced object' "$f"
+}
+
+# The scenarios of the stress and fault tests share a baseline, taken by
+# kmem_baseline: MT0 (MemTotal, kB), RES0 (the device's own /proc/iomem
+# reservations), TOTAL (the bytes kmem adds); KMEM_MODULE is the kmem.ko to
+# reload ("" for modprobe) and HP the device's state attribute.
+
+# kmem_baseline -- move $DAX from device_dax to kmem and back to unbound,
+# taking the baseline; on failure end the test (ktap_exit_fail_msg).
+kmem_baseline() {
+	local r
+	MT0=$(memtotal_kb)
+	RES0=$(dax_reservations)
+	HP=$DAX_BASE/$DAX/state
+	[ "$(dax_driver)" = device_dax ] && echo "$DAX" > /sys/bus/dax/drivers/device_dax/unbind
+	r=$(kmem_bind)
+	TOTAL=$(kmem_bytes)
+	if [ "$r" != ok ] || [ "$(kmem_state)" != offline ] || [ "$TOTAL" = 0 ]; then
+		ktap_exit_fail_msg "first bind of $DAX to kmem: $r, state $(kmem_state), $TOTAL bytes (auto_online_blocks $(cat "$MEM_BASE/auto_online_blocks"), want offline)"
+	fi
+	ktap_print_msg "$DAX: $((TOTAL >> 20)) MiB added by kmem on node $(cat "$DAX_BASE/$DAX/target_node"); MemTotal $MT0 kB; $RES0 reservation(s) of its own"
+	r=$(kmem_unbind)
+	[ "$r" = ok ] || ktap_exit_fail_msg "unbind after the first bind: $r"
+}
+
+# kmem_check WHAT -- kmem_consistent against the baseline: nothing when
+# consistent, else "WHAT: why".
+kmem_check() {
+	local why
+	why=$(kmem_consistent "$MT0" "$RES0" "$TOTAL")
+	[ -z "$why" ] || echo "$1: $why"
+}
+
+# kmem_reload_test NAME -- the KTAP result of a scenario's closing unload and
+# reload: with the device bound (so rmmod unbinds it), then rebound and
+# unplugged, consistent all along.
+kmem_reload_test() {
+	local r why
+	r=$(kmem_reload "$KMEM_MODULE")
+	if [ "$r" = ok ] && [ "$(dax_driver)" = none ] && [ -z "$(kmem_check "after reload")" ]; then
+		r=$(kmem_bind)
+		why=$(kmem_check "rebind")
+		[ "$r" = ok ] && [ -z "$why" ] && r=$(dax_write "$HP" unplugged)
+		[ "$r" = ok ] && [ -z "$why" ] && why=$(kmem_check "unplugged after rebind")
+		if [ "$r" = ok ] && [ -z "$why" ]; then
+			ktap_test_pass "unload and reload after $1: rmmod unbinds, rebind and unplug ok"
+			return
+		fi
+		r="rebind $r${why:+; $why}"
+	fi
+	ktap_test_fail "unload and reload after $1: $r; driver $(dax_driver) $(kmem_check state)"
+}
+
+# kmemleak_test MODE WHEN -- the KTAP result of a kmemleak scan (MODE 1: it
+# must run; auto: SKIP without kmemleak; 0: no result at all).
+kmemleak_test() {
+	local n
+	[ "$1" = 0 ] && return
+	if [ -e /sys/kernel/debug/kmemleak ]; then
+		n=$(kmemleak_scan)
+		if [ "$n" = 0 ]; then
+			ktap_test_pass "kmemleak: no unreferenced object after $2"
+		else
+			ktap_test_fail "kmemleak: $n unreferenced object(s) after $2"
+			sed 's/^/# /' /sys/kernel/debug/kmemleak | head -60
+		fi
+	elif [ "$1" = 1 ]; then
+		ktap_test_fail "kmemleak check required, but this kernel has no /sys/kernel/debug/kmemleak"
+	else
+		ktap_test_skip "kmemleak check: this kernel has no kmemleak (CONFIG_DEBUG_KMEMLEAK)"
+	fi
+}

@@ -1,0 +1,140 @@
+// SPDX-License-Identifier: GPL-2.0-only
+//! Test lanes: the suites a config variant adds to [`crate::test::SUITES`],
+//! and the scenario table the harness prints for them.
+//!
+//! The debug lane (`cargo kmem test --variant debug`, configs/debug.config:
+//! KASAN, lockdep, kmemleak, fault injection, panic_on_warn) runs every suite
+//! of the normal lane, then the full stress and fault-injection suites, which
+//! are too slow for CI's budget and need the debug kernel's fault injection.
+
+use std::time::Duration;
+
+use crate::test::Suite;
+
+/// The variant whose lane adds [`DEBUG_SUITES`].
+pub const DEBUG_VARIANT: &str = "debug";
+
+pub const DEBUG_SUITES: &[Suite] = &[
+    Suite {
+        name: "stress",
+        about: "selftests/dax/dax-kmem-stress.sh in full: 200 bind/unbind and 200 state cycles, \
+                4 writers racing state for 30 s, unplug in use, 10,000 hostile writes, reloads, \
+                kmemleak clean",
+        append: &[],
+        timeout: Duration::from_secs(5400),
+        per_driver: true,
+    },
+    Suite {
+        name: "faults",
+        about: "selftests/dax/dax-kmem-faults.sh: fail-nth, failslab and fail_page_alloc sweeps \
+                over probe and state, memory notifier errors, reloads, kmemleak clean",
+        append: &[],
+        timeout: Duration::from_secs(5400),
+        per_driver: true,
+    },
+];
+
+/// The suites `variant` adds to the common ones.
+pub fn extra_suites(variant: Option<&str>) -> &'static [Suite] {
+    match variant {
+        Some(DEBUG_VARIANT) => DEBUG_SUITES,
+        _ => &[],
+    }
+}
+
+/// One row of the scenario table: a test of a per-driver suite, with the
+/// verdict of each driver ("ok", "FAIL" or "-" when it did not run).
+pub struct Row {
+    pub scenario: String,
+    pub c: String,
+    pub rust: String,
+}
+
+/// Scenario rows from the C and Rust test descriptions and verdicts, test by
+/// test. The description is the C driver's, cut at the first ':' (details
+/// such as counts follow it and may differ).
+pub fn rows(suite: &str, c: &[(String, bool)], rust: &[(String, bool)]) -> Vec<Row> {
+    let verdict = |t: Option<&(String, bool)>| match t {
+        Some((_, true)) => "ok".to_string(),
+        Some((_, false)) => "FAIL".to_string(),
+        None => "-".to_string(),
+    };
+    (0..c.len().max(rust.len()))
+        .map(|i| {
+            let desc = c.get(i).or(rust.get(i)).map(|t| t.0.as_str()).unwrap_or("");
+            let short = desc.split(':').next().unwrap_or(desc).trim();
+            Row {
+                scenario: format!("{suite} {}: {short}", i + 1),
+                c: verdict(c.get(i)),
+                rust: verdict(rust.get(i)),
+            }
+        })
+        .collect()
+}
+
+/// The table, one line per row, each starting with "# ".
+pub fn render(rows: &[Row], reports: &[(String, String, String)]) -> String {
+    let w = rows.iter().map(|r| r.scenario.len()).max().unwrap_or(8).max(8);
+    let mut s = format!("# {:<w$}  {:>6}  {:>6}\n", "scenario", "C", "Rust");
+    for r in rows {
+        s.push_str(&format!("# {:<w$}  {:>6}  {:>6}\n", r.scenario, r.c, r.rust));
+    }
+    s.push_str("# kernel reports (KASAN, lockdep, kmemleak, WARN, BUG, Oops, panic, hang):\n");
+    for (suite, c, rust) in reports {
+        s.push_str(&format!("#   {suite:<20} C: {c:<24} Rust: {rust}\n"));
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lane_suites() {
+        assert_eq!(extra_suites(None).len(), 0);
+        assert_eq!(extra_suites(Some("nohotremove")).len(), 0);
+        let names: Vec<_> = extra_suites(Some("debug")).iter().map(|s| s.name).collect();
+        assert_eq!(names, vec!["stress", "faults"]);
+        for s in DEBUG_SUITES {
+            assert!(s.per_driver, "{}: the C/Rust comparison needs both", s.name);
+            assert!(
+                !crate::test::SUITES.iter().any(|t| t.name == s.name),
+                "{} is in both lists",
+                s.name
+            );
+        }
+    }
+
+    #[test]
+    fn lane_suites_exist_in_guest_script() {
+        let script =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("guest/kmem-rs-guest.sh");
+        let text = std::fs::read_to_string(script).unwrap();
+        for s in DEBUG_SUITES {
+            let f = format!("suite_{}()", s.name.replace('-', "_"));
+            assert!(text.contains(&f), "{f}");
+        }
+    }
+
+    #[test]
+    fn scenario_rows() {
+        let c = vec![
+            ("200 bind/unbind cycles: 0 leaks".to_string(), true),
+            ("reload".to_string(), true),
+        ];
+        let r = vec![("200 bind/unbind cycles: 1 leak".to_string(), false)];
+        let rows = rows("stress", &c, &r);
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[0].scenario, "stress 1: 200 bind/unbind cycles");
+        assert_eq!((rows[0].c.as_str(), rows[0].rust.as_str()), ("ok", "FAIL"));
+        assert_eq!(rows[1].rust, "-");
+        let t = render(
+            &rows,
+            &[("stress".into(), "none".into(), "1 KASAN".into())],
+        );
+        assert!(t.contains("stress 2: reload"));
+        assert!(t.contains("Rust: 1 KASAN"));
+        assert!(t.lines().all(|l| l.starts_with('#')));
+    }
+}

@@ -1,0 +1,419 @@
+// SPDX-License-Identifier: GPL-2.0-only
+//! Kernel reports in a guest boot's logs: KASAN, lockdep, kmemleak, WARN,
+//! BUG, Oops and panics, hung tasks and RCU stalls. Any one fails the run
+//! that produced it, whatever its TAP said, and is saved beside the run's
+//! logs (`reports.txt`). The scan is textual, over `console.log` (the whole
+//! console, which survives a panic) and `dmesg.txt` (the guest's dmesg at the
+//! end of the suite, which has what a quiet console may have left out).
+//!
+//! kmemleak only reports when asked: the guest helper runs `echo scan` at
+//! the start of a suite, `echo clear`s what boot left behind and writes
+//! [`KMEMLEAK_BASELINE`] to the kernel log, then scans again when the suite
+//! ends. A kmemleak count before that marker is boot's, not the suite's:
+//! it is listed as baseline, and does not fail the run.
+
+use std::fmt::Write as _;
+use std::fs;
+use std::path::Path;
+
+/// What the guest writes to /dev/kmsg after clearing boot-time kmemleak
+/// suspects (tools/kmem-rs/guest/kmem-rs-guest.sh).
+pub const KMEMLEAK_BASELINE: &str = "kmem-rs: kmemleak baseline cleared";
+
+/// The kinds of report, in the order the summary lists them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Kind {
+    Kasan,
+    Lockdep,
+    Kmemleak,
+    Warn,
+    Bug,
+    Oops,
+    Panic,
+    Hang,
+}
+
+impl Kind {
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Kasan => "KASAN",
+            Kind::Lockdep => "lockdep",
+            Kind::Kmemleak => "kmemleak",
+            Kind::Warn => "WARN",
+            Kind::Bug => "BUG",
+            Kind::Oops => "Oops",
+            Kind::Panic => "panic",
+            Kind::Hang => "hang",
+        }
+    }
+}
+
+/// Lockdep's own headlines: each is a "WARNING: " line of lockdep.c (or of
+/// RCU's lockdep checks), not a WARN() with a CPU and a file.
+const LOCKDEP: &[&str] = &[
+    "WARNING: possible circular locking dependency detected",
+    "WARNING: possible recursive locking detected",
+    "WARNING: inconsistent lock state",
+    "WARNING: possible irq lock inversion dependency detected",
+    "WARNING: HARDIRQ-safe -> HARDIRQ-unsafe lock order detected",
+    "WARNING: SOFTIRQ-safe -> SOFTIRQ-unsafe lock order detected",
+    "WARNING: bad unlock balance detected!",
+    "WARNING: held lock freed!",
+    "WARNING: lock held when returning to user space!",
+    "WARNING: suspicious RCU usage",
+    "WARNING: Nested lock was not taken",
+    "WARNING: bad contention detected!",
+    "WARNING: Invalid wait context",
+    "WARNING: locking bug",
+    "BUG: sleeping function called from invalid context",
+    "BUG: workqueue leaked atomic, lock or RCU",
+    "BUG: held lock freed!",
+    "INFO: trying to register non-static key",
+];
+
+/// One report: its kind, its first line, and the lines after it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Report {
+    pub kind: Kind,
+    /// The headline, without the printk timestamp.
+    pub line: String,
+    /// Which log it came from.
+    pub source: String,
+    /// The headline and what follows it, up to the end of the trace.
+    pub context: Vec<String>,
+    /// A kmemleak count from before the suite started (not a failure).
+    pub baseline: bool,
+}
+
+/// A log line without its printk timestamp (`[   12.345678] `), its
+/// `<N>` level prefix or a dmesg `,seq,ts,-;` record prefix.
+fn strip(line: &str) -> &str {
+    let mut l = line.trim_end_matches('\r');
+    if let Some(rest) = l.strip_prefix('<') {
+        if let Some((lvl, rest)) = rest.split_once('>') {
+            if !lvl.is_empty() && lvl.bytes().all(|b| b.is_ascii_digit()) {
+                l = rest;
+            }
+        }
+    }
+    let t = l.trim_start();
+    if let Some(rest) = t.strip_prefix('[') {
+        if let Some((ts, rest)) = rest.split_once(']') {
+            if ts.trim().bytes().all(|b| b.is_ascii_digit() || b == b'.') && !ts.trim().is_empty()
+            {
+                return rest.trim_start();
+            }
+        }
+    }
+    l.trim_start()
+}
+
+/// The kind of report `line` (already stripped) starts, if any.
+pub fn classify(line: &str) -> Option<Kind> {
+    if LOCKDEP.iter().any(|p| line.starts_with(p)) {
+        return Some(Kind::Lockdep);
+    }
+    if line.starts_with("BUG: KASAN:") || line.starts_with("KASAN: ") {
+        return Some(Kind::Kasan);
+    }
+    if let Some(rest) = line.strip_prefix("kmemleak: ") {
+        let n = rest.split(' ').next().unwrap_or("");
+        if rest.contains(" new suspected memory leak") && n.parse::<u64>().is_ok_and(|n| n > 0) {
+            return Some(Kind::Kmemleak);
+        }
+        return None;
+    }
+    if line.starts_with("Kernel panic - not syncing") {
+        return Some(Kind::Panic);
+    }
+    if line.starts_with("Oops: ") || line.starts_with("general protection fault") {
+        return Some(Kind::Oops);
+    }
+    if line.starts_with("BUG: ")
+        || line.starts_with("kernel BUG at ")
+        || line.starts_with("UBSAN: ")
+        || line.starts_with("list_add corruption")
+        || line.starts_with("list_del corruption")
+        || line.starts_with("ODEBUG: ")
+        || line.contains("rust_kernel: panicked at")
+        || (line.contains(": panicked at ") && line.contains(".rs:"))
+    {
+        return Some(Kind::Bug);
+    }
+    if line.starts_with("WARNING: ") {
+        return Some(Kind::Warn);
+    }
+    if (line.starts_with("INFO: task ") && line.contains(" blocked for more than "))
+        || line.contains("detected stalls on CPUs/tasks")
+        || line.contains("self-detected stall on CPU")
+        || line.starts_with("watchdog: BUG: soft lockup")
+    {
+        return Some(Kind::Hang);
+    }
+    None
+}
+
+/// Where a report's context ends.
+fn ends_context(line: &str) -> bool {
+    line.starts_with("---[ end trace") || line.starts_with("---[ end Kernel panic")
+}
+
+/// The reports in one log's text. `source` names the log.
+pub fn scan_text(text: &str, source: &str) -> Vec<Report> {
+    let lines: Vec<&str> = text.lines().map(strip).collect();
+    let baseline_end = lines
+        .iter()
+        .rposition(|l| l.contains(KMEMLEAK_BASELINE))
+        .map(|i| i + 1)
+        .unwrap_or(0);
+    let mut out: Vec<Report> = Vec::new();
+    let mut i = 0;
+    while i < lines.len() {
+        let Some(kind) = classify(lines[i]) else {
+            i += 1;
+            continue;
+        };
+        // A WARN() is "------------[ cut here ]------------" then "WARNING:
+        // CPU: ...": the headline is the WARNING line. Reports nested in
+        // one already open (a BUG inside a panic's trace) start their own.
+        let mut end = i + 1;
+        while end < lines.len() && end - i < 80 {
+            if ends_context(lines[end]) {
+                end += 1;
+                break;
+            }
+            if classify(lines[end]).is_some() {
+                break;
+            }
+            end += 1;
+        }
+        out.push(Report {
+            kind,
+            line: lines[i].to_string(),
+            source: source.to_string(),
+            context: lines[i..end].iter().map(|s| s.to_string()).collect(),
+            baseline: kind == Kind::Kmemleak && i < baseline_end,
+        });
+        i = end;
+    }
+    out
+}
+
+/// The reports of a run directory: its `console.log` and `dmesg.txt`, the
+/// second's reports dropped where the first has the same headline.
+pub fn scan_dir(dir: &Path) -> Vec<Report> {
+    let mut all = Vec::new();
+    for name in ["console.log", "dmesg.txt"] {
+        let Ok(bytes) = fs::read(dir.join(name)) else {
+            continue;
+        };
+        for r in scan_text(&String::from_utf8_lossy(&bytes), name) {
+            if !all.iter().any(|o: &Report| {
+                o.kind == r.kind
+                    && o.line == r.line
+                    && o.baseline == r.baseline
+                    && o.source != r.source
+            }) {
+                all.push(r);
+            }
+        }
+    }
+    all
+}
+
+/// The reports that fail a run (all but kmemleak's boot-time baseline).
+pub fn failing(reports: &[Report]) -> Vec<&Report> {
+    reports.iter().filter(|r| !r.baseline).collect()
+}
+
+/// "2 KASAN, 1 WARN", or "none".
+pub fn summary(reports: &[&Report]) -> String {
+    let mut kinds: Vec<Kind> = reports.iter().map(|r| r.kind).collect();
+    kinds.sort();
+    let mut parts: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < kinds.len() {
+        let n = kinds[i..].iter().take_while(|k| **k == kinds[i]).count();
+        parts.push(format!("{n} {}", kinds[i].name()));
+        i += n;
+    }
+    if parts.is_empty() {
+        "none".into()
+    } else {
+        parts.join(", ")
+    }
+}
+
+/// The text of `reports.txt`: every report in full.
+pub fn render(reports: &[Report]) -> String {
+    let mut s = String::new();
+    for r in reports {
+        let _ = writeln!(
+            s,
+            "=== {}{} (from {}): {}",
+            r.kind.name(),
+            if r.baseline {
+                " (boot-time baseline, not a failure)"
+            } else {
+                ""
+            },
+            r.source,
+            r.line
+        );
+        for l in &r.context {
+            let _ = writeln!(s, "    {l}");
+        }
+        s.push('\n');
+    }
+    s
+}
+
+/// Scans `dir`, saves what it found to `dir/reports.txt` (when anything),
+/// and returns the failing reports' headlines as failure messages.
+pub fn check_run(dir: &Path) -> (Vec<String>, String) {
+    let all = scan_dir(dir);
+    if !all.is_empty() {
+        let _ = fs::write(dir.join("reports.txt"), render(&all));
+    }
+    let bad = failing(&all);
+    let msgs = bad
+        .iter()
+        .map(|r| format!("kernel report ({}): {}", r.kind.name(), r.line))
+        .collect();
+    (msgs, summary(&bad))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KASAN: &str = "\
+[   41.123456] ==================================================================
+[   41.123457] BUG: KASAN: slab-use-after-free in dev_dax_kmem_remove+0x1a/0x2b [kmem]
+[   41.123458] Read of size 8 at addr ffff888003a1b2c0 by task bash/123
+[   41.123459] Call Trace:
+[   41.123460]  <TASK>
+[   41.123461] ==================================================================
+";
+
+    const WARN: &str = "\
+[   10.000000] ------------[ cut here ]------------
+[   10.000001] WARNING: CPU: 1 PID: 77 at drivers/dax/kmem.c:294 dax_kmem_cleanup_resources+0x5/0x9 [kmem]
+[   10.000002] Modules linked in: kmem
+[   10.000003] ---[ end trace 0000000000000000 ]---
+[   10.000004] dax0.0: something after
+[   10.000005] Kernel panic - not syncing: kernel: panic_on_warn set ...
+[   10.000006] ---[ end Kernel panic - not syncing: kernel: panic_on_warn set ... ]---
+";
+
+    #[test]
+    fn strips_prefixes() {
+        assert_eq!(strip("[   1.5] BUG: x"), "BUG: x");
+        assert_eq!(strip("<4>[ 1.5] WARNING: y"), "WARNING: y");
+        assert_eq!(strip("plain"), "plain");
+        assert_eq!(strip("[not a time] BUG: z"), "[not a time] BUG: z");
+    }
+
+    #[test]
+    fn finds_kasan_with_context() {
+        let r = scan_text(KASAN, "console.log");
+        assert_eq!(r.len(), 1);
+        assert_eq!(r[0].kind, Kind::Kasan);
+        assert!(r[0].line.starts_with("BUG: KASAN: slab-use-after-free"));
+        assert!(r[0].context.iter().any(|l| l.contains("Read of size 8")));
+    }
+
+    #[test]
+    fn warn_then_panic() {
+        let r = scan_text(WARN, "console.log");
+        let kinds: Vec<_> = r.iter().map(|r| r.kind).collect();
+        assert_eq!(kinds, vec![Kind::Warn, Kind::Panic]);
+        // The WARN's context stops at its end-of-trace marker.
+        assert_eq!(r[0].context.len(), 3);
+        assert_eq!(summary(&failing(&r)), "1 WARN, 1 panic");
+    }
+
+    #[test]
+    fn lockdep_is_not_a_plain_warn() {
+        let t = "[ 5.1] WARNING: possible circular locking dependency detected\n\
+                 [ 5.2] 7.3.4+ #1 Not tainted\n\
+                 [ 5.3] BUG: sleeping function called from invalid context at mm/x.c:1\n";
+        let r = scan_text(t, "dmesg.txt");
+        assert_eq!(r.len(), 2);
+        assert!(r.iter().all(|r| r.kind == Kind::Lockdep));
+    }
+
+    #[test]
+    fn kmemleak_counts_and_baseline() {
+        let t = "kmemleak: 3 new suspected memory leaks (see /sys/kernel/debug/kmemleak)\n\
+                 kmem-rs: kmemleak baseline cleared\n\
+                 kmemleak: 0 new suspected memory leaks\n\
+                 kmemleak: Kernel memory leak detector initialized (mem pool available: 15000)\n\
+                 kmemleak: 1 new suspected memory leaks (see /sys/kernel/debug/kmemleak)\n";
+        let r = scan_text(t, "dmesg.txt");
+        assert_eq!(r.len(), 2);
+        assert!(r[0].baseline && !r[1].baseline);
+        let bad = failing(&r);
+        assert_eq!(bad.len(), 1);
+        assert_eq!(summary(&bad), "1 kmemleak");
+    }
+
+    #[test]
+    fn other_kinds() {
+        for (line, kind) in [
+            ("Oops: general protection fault, probably for non-canonical address", Kind::Oops),
+            ("general protection fault: 0000 [#1] PREEMPT SMP KASAN", Kind::Oops),
+            ("BUG: unable to handle page fault for address: ffffffffc0000000", Kind::Bug),
+            ("kernel BUG at rust/kernel/lib.rs:200!", Kind::Bug),
+            ("rust_kernel: panicked at drivers/dax/kmem_rs.rs:10:5:", Kind::Bug),
+            ("list_del corruption. prev->next should be ffff888", Kind::Bug),
+            ("UBSAN: array-index-out-of-bounds in mm/x.c:3:4", Kind::Bug),
+            ("INFO: task bash:120 blocked for more than 122 seconds.", Kind::Hang),
+            ("rcu: INFO: rcu_preempt detected stalls on CPUs/tasks:", Kind::Hang),
+            ("WARNING: CPU: 0 PID: 1 at mm/memory_hotplug.c:1 x", Kind::Warn),
+        ] {
+            assert_eq!(classify(line), Some(kind), "{line}");
+        }
+    }
+
+    #[test]
+    fn quiet_lines_are_not_reports() {
+        for line in [
+            "dax0.0: DAX region truncated by 94.0 MiB due to alignment",
+            "FAULT_INJECTION: forcing a failure.",
+            "bash: page allocation failure: order:0, mode:0xcc0(GFP_KERNEL)",
+            "kmemleak: Kernel memory leak detector initialized",
+            "kmemleak: 0 new suspected memory leaks",
+            "Memory hotplug will reserve 0 pages",
+            "dax0.0: Hotplug regions stuck online until reboot",
+            "kmem-rs: kmemleak baseline cleared",
+            "# not ok 3 BUG: in a test description is not at line start",
+        ] {
+            assert_eq!(classify(strip(line)), None, "{line}");
+        }
+    }
+
+    #[test]
+    fn dir_dedups_console_and_dmesg() {
+        let dir = std::env::temp_dir().join(format!("kmem-rs-reports-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        fs::write(dir.join("console.log"), KASAN).unwrap();
+        fs::write(
+            dir.join("dmesg.txt"),
+            format!("{KASAN}kmemleak: 2 new suspected memory leaks (see x)\n"),
+        )
+        .unwrap();
+        let (msgs, sum) = check_run(&dir);
+        assert_eq!(msgs.len(), 2, "{msgs:?}");
+        assert_eq!(sum, "1 KASAN, 1 kmemleak");
+        let saved = fs::read_to_string(dir.join("reports.txt")).unwrap();
+        assert!(saved.contains("=== KASAN (from console.log)"));
+        assert!(saved.contains("=== kmemleak (from dmesg.txt)"));
+        fs::remove_dir_all(&dir).unwrap();
+        let empty = std::env::temp_dir().join(format!("kmem-rs-noreports-{}", std::process::id()));
+        fs::create_dir_all(&empty).unwrap();
+        assert_eq!(check_run(&empty), (vec![], "none".to_string()));
+        assert!(!empty.join("reports.txt").exists());
+        fs::remove_dir_all(&empty).unwrap();
+    }
+}

@@ -1,0 +1,264 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Fault injection into kmem's probe and state transitions. Every failure
+# must leave a consistent device: bound with its memory fully added (and
+# fully online for an online state), or unbound/unplugged with nothing left
+# in /proc/iomem; and the next bind or transition must succeed.
+#
+#   - fail-nth (/proc/thread-self/fail-nth): the n-th fault-injection point
+#     of the writing task fails, for n = 1, 2, ... until the operation no
+#     longer reaches n (every point up to DAX_KMEM_FAULT_DENSE, then n grows
+#     by 1/DAX_KMEM_FAULT_GROWTH of itself; GROWTH=0: every point), over
+#     probe (bind), unplugged -> online_movable and online_movable ->
+#     unplugged;
+#   - failslab and fail_page_alloc through debugfs with task-filter=Y (only
+#     the test's own write fails), over a sweep of interval, times and space;
+#   - memory-notifier-error-inject: MEM_GOING_ONLINE fails onlining at probe
+#     and through state, MEM_GOING_OFFLINE fails unplug;
+#   - the module unloaded and reloaded after each scenario;
+#   - kmemleak clean at the end (when the kernel has kmemleak).
+#
+#   DAX_KMEM_TEST_DEV=daxX.Y        a device in devdax mode whose memory is unused
+#   DAX_KMEM_TEST_MODULE=kmem.ko    the module to reload (default: modprobe)
+#   DAX_KMEM_TEST_KMEMLEAK=auto     1: must run; 0: not planned; auto: SKIP without
+#   DAX_KMEM_FAULT_DENSE=24, DAX_KMEM_FAULT_GROWTH=4
+#
+# Needs CONFIG_FAULT_INJECTION_DEBUG_FS, CONFIG_FAILSLAB, CONFIG_FAIL_PAGE_ALLOC
+# and CONFIG_MEMORY_NOTIFIER_ERROR_INJECT; without them the whole test SKIPs.
+
+# shellcheck disable=SC1091
+DIR="$(dirname "$(readlink -f "$0")")"
+. "$DIR"/../kselftest/ktap_helpers.sh
+. "$DIR"/dax-kmem-lib.sh
+
+HELPER="$DIR/dax-kmem-helper.py"
+# shellcheck disable=SC2034 # used by kmem_reload_test (dax-kmem-lib.sh)
+KMEM_MODULE=${DAX_KMEM_TEST_MODULE:-}
+LEAK=${DAX_KMEM_TEST_KMEMLEAK:-auto}
+DENSE=${DAX_KMEM_FAULT_DENSE:-24}
+GROWTH=${DAX_KMEM_FAULT_GROWTH:-4}
+DBG=/sys/kernel/debug
+NEI=$DBG/notifier-error-inject/memory/actions
+
+ktap_print_header
+
+if [ "$UID" != 0 ]; then
+	ktap_skip_all "must be run as root"
+	exit "$KSFT_SKIP"
+fi
+DAX=${DAX_KMEM_TEST_DEV:-}
+if [ -z "$DAX" ] || [ "$(dax_driver)" != device_dax ]; then
+	ktap_skip_all "set DAX_KMEM_TEST_DEV to a daxX.Y in devdax mode (it is hotplugged many times)"
+	exit "$KSFT_SKIP"
+fi
+mountpoint -q "$DBG" || mount -t debugfs none "$DBG"
+modprobe memory-notifier-error-inject 2> /dev/null
+PYTHON=$(command -v /usr/bin/python3 python3 | head -1)
+for need in "$DBG/failslab/task-filter" "$DBG/fail_page_alloc/task-filter" \
+	    /proc/self/fail-nth "$NEI/MEM_GOING_ONLINE/error" "$PYTHON"; do
+	if [ ! -e "$need" ]; then
+		ktap_skip_all "no $need (CONFIG_FAULT_INJECTION_DEBUG_FS, FAILSLAB, FAIL_PAGE_ALLOC, MEMORY_NOTIFIER_ERROR_INJECT, python3)"
+		exit "$KSFT_SKIP"
+	fi
+done
+AUTO=$MEM_BASE/auto_online_blocks
+AUTO0=$(cat "$AUTO")
+
+plan=12
+[ "$LEAK" = 0 ] || plan=$((plan + 1))
+ktap_set_plan "$plan"
+kmem_baseline
+
+# Both attributes: fail GFP_KERNEL allocations too (the default spares any
+# that may sleep), one line per injected failure, no stack dump.
+for a in failslab fail_page_alloc; do
+	echo N > "$DBG/$a/ignore-gfp-wait"
+	echo 1 > "$DBG/$a/verbose"
+	echo 0 > "$DBG/$a/probability"
+done
+echo 0 > "$DBG/fail_page_alloc/min-order"
+
+# --- the operations, their starting points and their recovery ----------------
+# start OP -- bring the device to where OP starts: probe: unbound;
+# online: bound, unplugged; unplug: bound, online_movable.
+start() {
+	case "$1" in
+	probe)
+		[ "$(dax_driver)" = kmem ] && { dax_write "$HP" unplugged; kmem_unbind; } > /dev/null ;;
+	online | unplug)
+		[ "$(dax_driver)" = kmem ] || kmem_bind > /dev/null
+		dax_write "$HP" unplugged > /dev/null
+		[ "$1" = online ] || dax_write "$HP" online_movable > /dev/null ;;
+	esac
+}
+
+# target OP -- the file and value OP writes.
+target() {
+	case "$1" in
+	probe) echo "$KMEM_DRV/bind $DAX" ;;
+	online) echo "$HP online_movable" ;;
+	unplug) echo "$HP unplugged" ;;
+	esac
+}
+
+# settle OP -- after an injected attempt: is the device consistent, and does
+# the operation succeed without injection when the attempt failed? Nothing
+# when so, else why not.
+settle() {
+	local why r
+	why=$(kmem_check "$1 after injection")
+	[ -z "$why" ] || { echo "$why"; return; }
+	case "$1/$(dax_driver)/$(kmem_state)" in
+	probe/kmem/offline | online/kmem/online_movable | unplug/kmem/unplugged)
+		return ;;
+	probe/none/- | online/kmem/unplugged | unplug/kmem/online_movable)
+		local f v
+		read -r f v <<< "$(target "$1")"
+		if [ "$1" = probe ]; then r=$(kmem_bind); else r=$(dax_write "$f" "$v"); fi
+		why=$(kmem_check "$1 retried")
+		[ "$r" = ok ] && [ -z "$why" ] || echo "retry without injection: $r ${why}"
+		;;
+	*)
+		echo "$1: left driver $(dax_driver), state $(kmem_state)" ;;
+	esac
+}
+
+# attempt OP MODE ARG -- one injected attempt: MODE failnth (ARG = n) or
+# filtered (the debugfs attributes are set). Prints "result injected|clean"
+# and, on a new line, why the device is not consistent (if it is not).
+attempt() {
+	local f v out
+	start "$1"
+	read -r f v <<< "$(target "$1")"
+	if [ "$2" = failnth ]; then
+		out=$("$PYTHON" "$HELPER" failnth "$f" "$v" "$3")
+	else
+		out="$("$PYTHON" "$HELPER" filtered "$f" "$v") -"
+	fi
+	echo "$out"
+	settle "$1"
+}
+
+# failnth_sweep OP -- the fail-nth sweep over OP, as one KTAP result.
+failnth_sweep() {
+	local op=$1 n=1 points=0 injected=0 fails=0 first="" out res inj why
+	local -A results=()
+	local t0=$SECONDS
+	while :; do
+		out=$(attempt "$op" failnth "$n")
+		read -r res inj <<< "$(head -1 <<< "$out")"
+		why=$(tail -n +2 <<< "$out")
+		points=$((points + 1))
+		if [ -n "$why" ]; then
+			fails=$((fails + 1))
+			[ -n "$first" ] || first="n=$n: $res: $why"
+			ktap_print_msg "fail-nth $op n=$n: $res: $why"
+		fi
+		[ "$inj" = injected ] || break
+		injected=$((injected + 1))
+		results[$res]=$((${results[$res]:-0} + 1))
+		if [ "$n" -lt "$DENSE" ] || [ "$GROWTH" = 0 ]; then
+			n=$((n + 1))
+		else
+			n=$((n + n / GROWTH))
+		fi
+	done
+	local summary="" k
+	for k in "${!results[@]}"; do summary+=" $k x${results[$k]}"; done
+	ktap_print_msg "fail-nth $op: the operation reaches $((n - 1))+ points; results of the injected attempts:$summary"
+	if [ "$fails" = 0 ] && [ "$injected" -gt 0 ] && [ "$res" = ok ]; then
+		ktap_test_pass "fail-nth over $op: $points points ($injected injected, last n=$n ran clean), consistent after each, retry ok ($((SECONDS - t0))s)"
+	else
+		ktap_test_fail "fail-nth over $op: $points points, $injected injected, $fails inconsistent, last result $res; first: ${first:-none}"
+	fi
+}
+
+# attr_sweep ATTR OP SPACES -- ATTR (failslab or fail_page_alloc) with
+# task-filter=Y and probability 100, over interval x times x space.
+attr_sweep() {
+	local attr=$1 op=$2 d=$DBG/$1 points=0 fails=0 hit=0 first="" out res why i t s
+	local -A results=()
+	local t0=$SECONDS
+	echo Y > "$d/task-filter"
+	echo 100 > "$d/probability"
+	for i in 1 7; do
+		for t in 1 2; do
+			for s in $3; do
+				echo "$i" > "$d/interval"
+				echo "$t" > "$d/times"
+				echo "$s" > "$d/space"
+				out=$(attempt "$op" filtered)
+				res=$(head -1 <<< "$out" | cut -d' ' -f1)
+				why=$(tail -n +2 <<< "$out")
+				points=$((points + 1))
+				[ "$(cat "$d/times")" -lt "$t" ] && hit=$((hit + 1))
+				results[$res]=$((${results[$res]:-0} + 1))
+				if [ -n "$why" ]; then
+					fails=$((fails + 1))
+					[ -n "$first" ] || first="interval $i times $t space $s: $res: $why"
+					ktap_print_msg "$attr $op interval $i times $t space $s: $res: $why"
+				fi
+			done
+		done
+	done
+	echo 0 > "$d/probability"
+	echo N > "$d/task-filter"
+	local summary="" k
+	for k in "${!results[@]}"; do summary+=" $k x${results[$k]}"; done
+	if [ "$fails" = 0 ] && [ "$hit" -gt 0 ]; then
+		ktap_test_pass "$attr over $op: $points settings of interval/times/space, $hit injected, results:$summary; consistent after each, retry ok ($((SECONDS - t0))s)"
+	else
+		ktap_test_fail "$attr over $op: $points settings, $hit injected, $fails inconsistent; first: ${first:-none}"
+	fi
+}
+
+# --- 1. fail-nth ----------------------------------------------------------------
+start probe
+kmem_bind > /dev/null # the dax bus learns kmem's id: later binds report probe errors
+kmem_unbind > /dev/null
+failnth_sweep probe
+failnth_sweep online
+failnth_sweep unplug
+start online
+kmem_reload_test "fail-nth sweeps"
+
+# --- 2. failslab, fail_page_alloc with task-filter ---------------------------------
+attr_sweep failslab probe "0 2048 65536"
+attr_sweep fail_page_alloc online "0 64 4096"
+attr_sweep failslab unplug "0 512 8192"
+start online
+kmem_reload_test "failslab and fail_page_alloc sweeps"
+
+# --- 3. memory notifier errors ----------------------------------------------------
+# notifier_case NAME ACTION ERRNO OP WANT -- with ACTION failing with ERRNO,
+# OP must fail and leave WANT (driver/state), consistent; then succeed.
+notifier_case() {
+	local r why st
+	start "$4"
+	[ "$4" = probe ] && echo online_movable > "$AUTO"
+	echo "$3" > "$NEI/$2/error"
+	read -r f v <<< "$(target "$4")"
+	if [ "$4" = probe ]; then r=$(kmem_bind); else r=$(dax_write "$f" "$v"); fi
+	st="$(dax_driver)/$(kmem_state)"
+	why=$(kmem_check "$1")
+	echo 0 > "$NEI/$2/error"
+	local retry
+	retry=$(settle "$4")
+	echo "$AUTO0" > "$AUTO"
+	if [ "$r" != ok ] && [ "$st" = "$5" ] && [ -z "$why" ] && [ -z "$retry" ]; then
+		ktap_test_pass "$1: $2 error $3: refused with '$r', left $st, consistent; ok without the error"
+	else
+		ktap_test_fail "$1: $2 error $3: '$r', left $st (want $5), ${why:-consistent}; retry: ${retry:-ok}"
+	fi
+}
+notifier_case "notifier: online through state" MEM_GOING_ONLINE -12 online kmem/unplugged
+notifier_case "notifier: unplug" MEM_GOING_OFFLINE -16 unplug kmem/online_movable
+# Probe onlining the memory (auto_online_blocks=online_movable): what the
+# C driver leaves is the oracle; the result says it.
+notifier_case "notifier: online at probe" MEM_GOING_ONLINE -12 probe none/-
+start online
+kmem_reload_test "notifier errors"
+
+kmemleak_test "$LEAK" "all fault injection"
+ktap_finished

@@ -1,0 +1,313 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+#
+# What the dax/kmem stress and fault selftests cannot do from bash: sysfs
+# writes of arbitrary bytes in one write(2) each, checked against kmem.c's
+# parsing (sysfs_streq) at thousands of writes a second; a write with the
+# n-th allocation of the writing task failed (/proc/thread-self/fail-nth,
+# which is per task and not inherited by a child such as dd); and a process
+# that holds memory on a node (mlock, optionally pinned by vmsplice).
+#
+# Each subcommand prints "PASS desc", "FAIL desc" or "# diag" lines; the
+# calling script turns them into KTAP.
+#
+#   corpus fixed STATEFILE          the fixed corpus, in the current state
+#   corpus random STATEFILE SEED N  N generated writes (deterministic)
+#   failnth FILE VALUE N            write VALUE to FILE with the N-th
+#                                   fault-injection point of this task failed;
+#                                   prints "<result> injected|clean"
+#   filtered FILE VALUE             write VALUE to FILE with this task's
+#                                   make-it-fail set (for task-filter=Y)
+#   hold MIB DIR [pin]              (under numactl --membind) allocate MIB
+#                                   MiB, mlock, fill, checksum: DIR/ready; on
+#                                   DIR/release (or SIGTERM) verify: DIR/done
+
+import errno
+import hashlib
+import mmap
+import os
+import random
+import signal
+import sys
+import time
+
+PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
+ONLINE = [b"online", b"online_kernel", b"online_movable"]
+KEYWORDS = ONLINE + [b"unplugged", b"offline"]
+
+
+def result_name(e):
+    return errno.errorcode.get(e, str(e))
+
+
+def write_once(path, data):
+    """One write(2) of data to path: 'ok:N' (bytes accepted) or 'EXXX'."""
+    fd = os.open(path, os.O_WRONLY)
+    try:
+        n = os.write(fd, data)
+        return f"ok:{n}"
+    except OSError as e:
+        return result_name(e.errno)
+    finally:
+        os.close(fd)
+
+
+def parse(data):
+    """What kmem.c's state_store parses data as: a keyword, or None.
+
+    kernfs hands the store at most PAGE_SIZE bytes, NUL-terminated; the
+    string ends at the first NUL; sysfs_streq() allows one trailing newline.
+    """
+    s = data[:PAGE_SIZE].split(b"\0", 1)[0]
+    for w in KEYWORDS:
+        if s == w or s == w + b"\n":
+            return w
+    return None
+
+
+def expect(data, state):
+    """(result, new state) of writing data in state, per kmem.c.
+
+    None for writes that would change the state (not hostile input)."""
+    if not data:
+        return ("ok:0", state)
+    n = min(len(data), PAGE_SIZE)
+    w = parse(data)
+    if w is None or w == b"offline":
+        return ("EINVAL", state)
+    if w == state:
+        return (f"ok:{n}", state)
+    if w in ONLINE and state in ONLINE:
+        return ("EBUSY", state)
+    return None
+
+
+def read_state(path):
+    with open(path, "rb") as f:
+        return f.read().strip()
+
+
+FIXED = [
+    ("empty", b""),
+    ("space", b" "),
+    ("whitespace", b" \t\n"),
+    ("newline", b"\n"),
+    ("offline", b"offline\n"),
+    ("offline without newline", b"offline"),
+    ("two newlines", b"online\n\n"),
+    ("leading space", b" online_movable\n"),
+    ("trailing space", b"online_movable \n"),
+    ("CRLF", b"online_movable\r\n"),
+    ("upper case", b"ONLINE_MOVABLE\n"),
+    ("prefix", b"online_mov\n"),
+    ("4 KiB junk", b"x" * 4096),
+    ("4 KiB + 1 junk", b"y" * 4097),
+    ("embedded NUL after keyword", b"online_movable\0junk"),
+    ("embedded NUL first", b"\0online_movable"),
+    ("high bytes", bytes(range(0x80, 0x100))),
+    ("unplug", b"unplug\n"),
+]
+
+
+def corpus_fixed(path):
+    st = read_state(path)
+    rc = 0
+    for name, data in FIXED:
+        want = expect(data, st)
+        if want is None:
+            print(f"# {name}: changes state {st.decode()}, not hostile here; skipped")
+            continue
+        got = write_once(path, data)
+        after = read_state(path)
+        ok = got == want[0] and after == want[1]
+        print(f"{'PASS' if ok else 'FAIL'} hostile '{name}' in {st.decode()}: "
+              f"{got}, state {after.decode()}"
+              + ("" if ok else f" (want {want[0]}, state {want[1].decode()})"))
+        rc |= not ok
+    return rc
+
+
+def generate(rng):
+    """One generated write and its class."""
+    r = rng.random()
+    if r < 0.25:
+        n = rng.randint(1, 64)
+        return "random-bytes", bytes(rng.getrandbits(8) for _ in range(n))
+    if r < 0.45:
+        n = rng.randint(1, 32)
+        return "printable", bytes(rng.randint(0x20, 0x7e) for _ in range(n))
+    if r < 0.90:
+        w = bytearray(rng.choice(KEYWORDS))
+        for _ in range(rng.randint(1, 3)):
+            m = rng.randrange(8)
+            i = rng.randrange(len(w) + 1)
+            if m == 0 and w:
+                del w[min(i, len(w) - 1)]
+            elif m == 1:
+                w.insert(i, rng.getrandbits(8))
+            elif m == 2 and w:
+                w[min(i, len(w) - 1)] = rng.randint(0x20, 0x7e)
+            elif m == 3:
+                w = bytearray(w.swapcase())
+            elif m == 4:
+                w[i:i] = rng.choice([b" ", b"\t", b"\n", b"\r", b"\n\n"])
+            elif m == 5:
+                w += b"\0" + bytes(rng.getrandbits(8) for _ in range(rng.randint(0, 8)))
+            elif m == 6:
+                w += b"\n"
+            else:
+                w = w[: rng.randint(0, len(w))]
+        return "mutated-keyword", bytes(w)
+    if r < 0.98:
+        n = rng.randint(65, PAGE_SIZE)
+        return "long", bytes(rng.getrandbits(8) for _ in range(n))
+    n = rng.randint(PAGE_SIZE + 1, 2 * PAGE_SIZE)
+    return "oversize", bytes([rng.randint(0x21, 0x7e)]) * n
+
+
+def corpus_random(path, seed, count):
+    rng = random.Random(seed)
+    st = read_state(path)
+    stats = {}
+    bad = []
+    excluded = 0
+    done = 0
+    t0 = time.monotonic()
+    while done < count:
+        cls, data = generate(rng)
+        want = expect(data, st)
+        if want is None:
+            excluded += 1
+            continue
+        got = write_once(path, data)
+        after = read_state(path)
+        done += 1
+        key = (cls, got.split(":")[0] if got.startswith("ok") else got)
+        stats[key] = stats.get(key, 0) + 1
+        if got != want[0] or after != want[1]:
+            bad.append(f"{cls} {data[:40]!r}... ({len(data)} bytes): {got}, state "
+                       f"{after.decode()} (want {want[0]}, state {want[1].decode()})")
+            if after != st:
+                break
+    for (cls, res), n in sorted(stats.items()):
+        print(f"# generated {cls}: {res} x{n}")
+    for b in bad[:10]:
+        print(f"# MISMATCH {b}")
+    summary = ", ".join(f"{r} x{n}" for r, n in sorted(
+        {r: sum(v for (c, rr), v in stats.items() if rr == r)
+         for (_, r) in stats}.items()))
+    ok = not bad and done == count
+    print(f"{'PASS' if ok else 'FAIL'} generated corpus: {done} writes (seed {seed}, "
+          f"{excluded} state-changing inputs not sent) in {st.decode()}: {summary}; "
+          f"{len(bad)} unexpected; {time.monotonic() - t0:.0f}s")
+    return 0 if ok else 1
+
+
+def failnth(path, value, n):
+    fd = os.open(path, os.O_WRONLY)
+    ctl = os.open("/proc/thread-self/fail-nth", os.O_RDWR)
+    os.write(ctl, str(n).encode())
+    try:
+        os.write(fd, value)
+        res = "ok"
+    except OSError as e:
+        res = result_name(e.errno)
+    try:
+        left = int(os.pread(ctl, 32, 0).strip() or b"1")
+    except OSError:
+        # The read itself took the failure: the write had not.
+        left = 1
+    os.write(ctl, b"0")
+    os.close(ctl)
+    os.close(fd)
+    print(res, "injected" if left == 0 else "clean")
+    return 0
+
+
+def filtered(path, value):
+    """One write with this task's make-it-fail set: the debugfs fault
+    attributes with task-filter=Y fail only this task's allocations, and
+    only around the write."""
+    fd = os.open(path, os.O_WRONLY)
+    ctl = os.open("/proc/thread-self/make-it-fail", os.O_WRONLY)
+    os.write(ctl, b"1")
+    try:
+        os.write(fd, value)
+        res = "ok"
+    except OSError as e:
+        res = result_name(e.errno)
+    os.write(ctl, b"0")
+    os.close(ctl)
+    os.close(fd)
+    print(res)
+    return 0
+
+
+def hold(mib, d, pin):
+    """Run under numactl --membind=NODE: the pages come from that node."""
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    size = mib << 20
+    buf = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+    addr = ctypes.addressof(ctypes.c_char.from_buffer(buf))
+    if libc.mlock(ctypes.c_void_p(addr), ctypes.c_size_t(size)) != 0:
+        print(f"FAIL mlock {mib} MiB: errno {ctypes.get_errno()}")
+        return 1
+    chunk = random.Random(1).randbytes(1 << 20)
+    for off in range(0, size, len(chunk)):
+        buf[off:off + len(chunk)] = chunk
+    sum0 = hashlib.sha256(buf).hexdigest()
+    pipes = []
+    if pin:
+        # vmsplice takes page references that only the pipe's reader (none
+        # here) drops: migration cannot move those pages while they are held.
+        for off in range(0, size, 1 << 20):
+            r, w = os.pipe()
+            os.set_blocking(w, False)
+            try:
+                os.vmsplice(w, [memoryview(buf)[off:off + 65536]])
+            except BlockingIOError:
+                pass
+            pipes.append((r, w))
+    nodes = {}
+    with open(f"/proc/{os.getpid()}/numa_maps") as f:
+        for ln in f:
+            if not ln.startswith(f"{addr:x} "):
+                continue
+            for tok in ln.split():
+                if tok[0] == "N" and "=" in tok:
+                    k, v = tok.split("=")
+                    nodes[k] = nodes.get(k, 0) + int(v)
+    with open(os.path.join(d, "ready"), "w") as f:
+        f.write(f"{os.getpid()} {sum0} {' '.join(f'{k}={v}' for k, v in sorted(nodes.items()))}\n")
+    stop = []
+    signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
+    while not stop and not os.path.exists(os.path.join(d, "release")):
+        time.sleep(0.2)
+    for r, w in pipes:
+        os.close(r)
+        os.close(w)
+    sum1 = hashlib.sha256(buf).hexdigest()
+    with open(os.path.join(d, "done"), "w") as f:
+        f.write(f"{sum0} {sum1}\n")
+    return 0 if sum0 == sum1 else 1
+
+
+def main(argv):
+    cmd = argv[1] if len(argv) > 1 else ""
+    if cmd == "corpus" and argv[2] == "fixed":
+        return corpus_fixed(argv[3])
+    if cmd == "corpus" and argv[2] == "random":
+        return corpus_random(argv[3], int(argv[4]), int(argv[5]))
+    if cmd == "failnth":
+        return failnth(argv[2], argv[3].encode(), int(argv[4]))
+    if cmd == "filtered":
+        return filtered(argv[2], argv[3].encode())
+    if cmd == "hold":
+        return hold(int(argv[2]), argv[3], len(argv) > 4 and argv[4] == "pin")
+    print(__doc__ or "usage: see the header", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,312 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Stress and abuse of a kmem-bound dax device, with the module unloaded and
+# reloaded after every scenario:
+#   - bind/unbind cycles (through sysfs), half of them with the memory
+#     onlined at probe; /proc/iomem, MemTotal and the memory blocks checked
+#     after every step;
+#   - state cycles through online, online_kernel, online_movable and
+#     unplugged; then writers racing on state;
+#   - unplug while a process holds mlocked memory on the device's node:
+#     once movable (offlining migrates it), once pinned (vmsplice: offlining
+#     cannot finish until killed, and must roll back); its checksum survives;
+#   - hostile writes to state: a fixed corpus, and a generated one;
+#   - unbind while online (stuck until reboot), unload and reload after it;
+#   - kmemleak clean at the end (when the kernel has kmemleak).
+#
+#   DAX_KMEM_TEST_DEV=daxX.Y        a device in devdax mode whose memory is
+#                                   unused (it is hotplugged and removed many
+#                                   times; the last test leaves it wedged
+#                                   until reboot)
+#   DAX_KMEM_TEST_MODULE=kmem.ko    the module to reload (default: modprobe)
+#   DAX_KMEM_STRESS_CYCLES=200      bind/unbind cycles, and state cycles
+#   DAX_KMEM_STRESS_RACE_SECS=30    how long the writers race
+#   DAX_KMEM_STRESS_WRITES=10000    generated hostile writes
+#   DAX_KMEM_TEST_KMEMLEAK=auto     1: the kmemleak check must run; 0: not
+#                                   planned; auto: SKIP without kmemleak
+#
+# If DAX_KMEM_TEST_DEV is unset the whole test SKIPs.
+
+# shellcheck disable=SC1091
+DIR="$(dirname "$(readlink -f "$0")")"
+. "$DIR"/../kselftest/ktap_helpers.sh
+. "$DIR"/dax-kmem-lib.sh
+
+HELPER="$DIR/dax-kmem-helper.py"
+CYCLES=${DAX_KMEM_STRESS_CYCLES:-200}
+RACE_SECS=${DAX_KMEM_STRESS_RACE_SECS:-30}
+WRITES=${DAX_KMEM_STRESS_WRITES:-10000}
+KMEM_MODULE=${DAX_KMEM_TEST_MODULE:-}
+LEAK=${DAX_KMEM_TEST_KMEMLEAK:-auto}
+EBUSY="Device or resource busy"
+TYPES=(online online_kernel online_movable)
+
+ktap_print_header
+
+if [ "$UID" != 0 ]; then
+	ktap_skip_all "must be run as root"
+	exit "$KSFT_SKIP"
+fi
+DAX=${DAX_KMEM_TEST_DEV:-}
+if [ -z "$DAX" ] || [ "$(dax_driver)" != device_dax ]; then
+	ktap_skip_all "set DAX_KMEM_TEST_DEV to a daxX.Y in devdax mode (it is hotplugged many times)"
+	exit "$KSFT_SKIP"
+fi
+PYTHON=$(command -v /usr/bin/python3 python3 | head -1)
+for tool in "$PYTHON" numactl; do
+	if ! command -v "$tool" > /dev/null; then
+		ktap_skip_all "${tool:-python3} is not installed"
+		exit "$KSFT_SKIP"
+	fi
+done
+HP=$DAX_BASE/$DAX/state
+NODE=$(cat "$DAX_BASE/$DAX/target_node")
+AUTO=$MEM_BASE/auto_online_blocks
+AUTO0=$(cat "$AUTO")
+
+plan=13
+[ "$LEAK" = 0 ] || plan=$((plan + 1))
+ktap_set_plan "$plan"
+
+# --- setup: away from device_dax, once through kmem for the sizes -------------
+kmem_baseline
+
+# --- 1. bind/unbind cycles ------------------------------------------------------
+# Even cycles probe with the memory left offline (this kernel's default);
+# odd cycles with auto_online_blocks=online_movable, so probe onlines it and
+# the cycle unplugs it through state before unbinding.
+fails=0 first="" t0=$SECONDS
+for ((i = 1; i <= CYCLES; i++)); do
+	why=""
+	if ((i % 2)); then
+		echo online_movable > "$AUTO"
+		want=online_movable
+	else
+		echo offline > "$AUTO"
+		want=offline
+	fi
+	r=$(kmem_bind)
+	if [ "$r" != ok ] || [ "$(kmem_state)" != "$want" ]; then
+		why="cycle $i: bind $r, state $(kmem_state) (want $want)"
+	else
+		why=$(kmem_check "cycle $i bound")
+	fi
+	if [ -z "$why" ] && [ "$want" = online_movable ]; then
+		r=$(dax_write "$HP" unplugged)
+		[ "$r" = ok ] || why="cycle $i: unplugged: $r"
+	fi
+	r=$(kmem_unbind)
+	[ -n "$why" ] || [ "$r" = ok ] || why="cycle $i: unbind: $r"
+	[ -n "$why" ] || why=$(kmem_check "cycle $i unbound")
+	if [ -n "$why" ]; then
+		fails=$((fails + 1))
+		[ -n "$first" ] || first=$why
+		ktap_print_msg "$why"
+		# Back to unbound for the next cycle.
+		[ "$(dax_driver)" = kmem ] && { dax_write "$HP" unplugged; kmem_unbind; } > /dev/null
+	fi
+done
+echo "$AUTO0" > "$AUTO"
+if [ "$fails" = 0 ]; then
+	ktap_test_pass "$CYCLES bind/unbind cycles: iomem, MemTotal and blocks back every time ($((SECONDS - t0))s)"
+else
+	ktap_test_fail "$CYCLES bind/unbind cycles: $fails failed, first: $first"
+fi
+r=$(kmem_bind)
+[ "$r" = ok ] && [ "$(kmem_state)" = offline ] && r=$(dax_write "$HP" unplugged)
+[ "$r" = ok ] || ktap_print_msg "bind for the reload: $r"
+kmem_reload_test "bind/unbind cycles"
+
+# --- 2. state cycles ------------------------------------------------------------
+fails=0 first="" retries=0 t0=$SECONDS
+for ((i = 0; i < CYCLES; i++)); do
+	t=${TYPES[i % 3]}
+	r=$(dax_write "$HP" "$t")
+	why=""
+	[ "$r" = ok ] || why="cycle $((i + 1)): $t: $r"
+	[ -n "$why" ] || why=$(kmem_check "cycle $((i + 1)) $t")
+	# Kernel allocations may land in ZONE_NORMAL blocks and hold them for a
+	# moment: a busy unplug after online/online_kernel is retried, and counted.
+	for try in 1 2 3 4; do
+		r=$(dax_write "$HP" unplugged)
+		if [ "$r" != "$EBUSY" ] || [ "$t" = online_movable ] || [ "$try" = 4 ]; then
+			break
+		fi
+		retries=$((retries + 1))
+		sleep 1
+	done
+	[ -n "$why" ] || [ "$r" = ok ] || why="cycle $((i + 1)): unplugged after $t: $r"
+	[ -n "$why" ] || why=$(kmem_check "cycle $((i + 1)) unplugged")
+	if [ -n "$why" ]; then
+		fails=$((fails + 1))
+		[ -n "$first" ] || first=$why
+		ktap_print_msg "$why"
+	fi
+done
+if [ "$fails" = 0 ]; then
+	ktap_test_pass "$CYCLES state cycles through ${TYPES[*]} and unplugged: consistent after every write ($retries busy unplug retries, $((SECONDS - t0))s)"
+else
+	ktap_test_fail "$CYCLES state cycles: $fails failed, first: $first"
+fi
+
+# --- 3. writers racing on state ---------------------------------------------------
+# Every write must succeed or fail with EBUSY (a transition from one online
+# type to another); whatever the last one left must be consistent.
+race=$(mktemp -d)
+for w in 1 2 3 4; do
+	(
+		RANDOM=$w
+		end=$((SECONDS + RACE_SECS))
+		vals=(online online_kernel online_movable unplugged)
+		while [ "$SECONDS" -lt "$end" ]; do
+			dax_write "$HP" "${vals[RANDOM % 4]}"
+		done > "$race/w$w"
+	) &
+done
+wait
+nw=$(cat "$race"/w* | wc -l)
+oks=$(cat "$race"/w* | grep -cx ok)
+busy=$(cat "$race"/w* | grep -cx "$EBUSY")
+other=$(cat "$race"/w* | grep -vx -e ok -e "$EBUSY" | sort | uniq -c | tr -s ' \n' ' ')
+rm -rf "$race"
+why=$(kmem_check "after the race")
+if [ "$nw" -gt 0 ] && [ -z "$other" ] && [ -z "$why" ]; then
+	ktap_test_pass "4 writers racing on state for ${RACE_SECS}s: $nw writes, all ok ($oks) or EBUSY ($busy); final state $(kmem_state) consistent"
+else
+	ktap_test_fail "4 writers racing on state: $nw writes, $oks ok, $busy EBUSY, other:${other:- none}; ${why:-consistent}"
+fi
+for try in 1 2 3 4 5; do
+	r=$(dax_write "$HP" unplugged)
+	[ "$r" = ok ] && break
+	sleep 1
+done
+[ "$r" = ok ] || ktap_print_msg "unplug after the race: $r"
+kmem_reload_test "state cycles and the race"
+
+# --- 4. unplug while in use -------------------------------------------------------
+# hold_start DIR [pin] -- a process with 256 MiB mlocked on the device's node.
+hold_start() {
+	rm -f "$1"/*
+	numactl --membind="$NODE" "$PYTHON" "$HELPER" hold 256 "$1" ${2:+"$2"} &
+	HOLDER=$!
+	for _ in $(seq 600); do
+		[ -e "$1/ready" ] && return 0
+		kill -0 "$HOLDER" 2> /dev/null || return 1
+		sleep 0.2
+	done
+	return 1
+}
+# hold_end DIR -- release the holder; print "same" if its data survived.
+hold_end() {
+	local s0 s1
+	touch "$1/release"
+	wait "$HOLDER"
+	read -r s0 s1 < "$1/done" 2> /dev/null
+	if [ -n "$s0" ] && [ "$s0" = "$s1" ]; then echo same; else echo "changed ($s0 -> $s1)"; fi
+}
+
+hold=$(mktemp -d)
+# 4a: movable and mlocked: offlining migrates the pages (mlock does not pin).
+r=$(dax_write "$HP" online_movable)
+if [ "$r" = ok ] && hold_start "$hold"; then
+	where=$(cut -d' ' -f3- "$hold/ready")
+	r=$(dax_write "$HP" unplugged)
+	st=$(kmem_state)
+	why=$(kmem_check "after unplug")
+	sum=$(hold_end "$hold")
+	if [ "$r" = ok ] && [ "$st" = unplugged ] && [ -z "$why" ] && [ "$sum" = same ] &&
+	   [[ " $where " == *" N$NODE="* ]]; then
+		ktap_test_pass "unplug with 256 MiB mlocked on node $NODE ($where): ok, migrated, checksum same"
+	else
+		ktap_test_fail "unplug with 256 MiB mlocked on node $NODE ($where): $r, state $st, ${why:-consistent}, checksum $sum"
+	fi
+else
+	ktap_test_fail "unplug with mlocked memory: online_movable $r, or the holder did not start"
+	kill "$HOLDER" 2> /dev/null
+fi
+[ "$(kmem_state)" = unplugged ] || dax_write "$HP" unplugged > /dev/null
+
+# 4b: pinned by vmsplice: offlining retries until the writer is killed; the
+# device must then be fully online still, and unplug after the release.
+r=$(dax_write "$HP" online_movable)
+if [ "$r" = ok ] && hold_start "$hold" pin; then
+	where=$(cut -d' ' -f3- "$hold/ready")
+	t0=$SECONDS
+	timeout -s KILL 20 dd of="$HP" bs=64k status=none <<< unplugged 2> /dev/null
+	rc=$?
+	st=$(kmem_state)
+	why=$(kmem_check "after the killed unplug")
+	sum=$(hold_end "$hold")
+	r=$(dax_write "$HP" unplugged)
+	why2=$(kmem_check "unplug after release")
+	if [ "$rc" = 137 ] && [ "$st" = online_movable ] && [ -z "$why" ] && [ "$sum" = same ] &&
+	   [ "$r" = ok ] && [ -z "$why2" ]; then
+		ktap_test_pass "unplug with pinned pages on node $NODE ($where): blocks until killed, stays online_movable, checksum same; unplug after release ok"
+	else
+		ktap_test_fail "unplug with pinned pages ($where): writer rc $rc after $((SECONDS - t0))s, state $st, ${why:-consistent}, checksum $sum; after release: $r ${why2:-consistent}"
+	fi
+else
+	ktap_test_fail "unplug with pinned memory: online_movable $r, or the holder did not start"
+	kill "$HOLDER" 2> /dev/null
+fi
+rm -rf "$hold"
+[ "$(kmem_state)" = unplugged ] || dax_write "$HP" unplugged > /dev/null
+kmem_reload_test "unplug in use"
+
+# --- 5. hostile state input ---------------------------------------------------------
+# corpus NAME ARGS... -- run the helper's corpus check; one KTAP result.
+corpus() {
+	local name=$1 out rc
+	shift
+	out=$("$PYTHON" "$HELPER" corpus "$@" 2>&1)
+	rc=$?
+	while IFS= read -r l; do
+		ktap_print_msg "${l#\# }"
+	done <<< "$out"
+	local n nfail
+	n=$(grep -c '^PASS\|^FAIL' <<< "$out")
+	nfail=$(grep -c '^FAIL' <<< "$out")
+	if [ "$rc" = 0 ] && [ "$n" -gt 0 ] && [ "$nfail" = 0 ]; then
+		ktap_test_pass "$name: $n check(s), every result and state as kmem.c's parsing predicts"
+	else
+		ktap_test_fail "$name: $nfail of $n check(s) failed (helper rc $rc)"
+	fi
+}
+corpus "fixed corpus in unplugged" fixed "$HP"
+r=$(dax_write "$HP" online_movable)
+corpus "fixed corpus in online_movable" fixed "$HP"
+corpus "generated corpus" random "$HP" 6 "$WRITES"
+why=$(kmem_check "after the corpora")
+if [ "$(kmem_state)" = online_movable ] && [ -z "$why" ]; then
+	ktap_print_msg "state online_movable and consistent after all hostile writes"
+else
+	ktap_print_msg "after the hostile writes: state $(kmem_state) $why"
+fi
+
+# --- 6. unbind while online, unload and reload -------------------------------------
+# The memory stays online, kmem's reservation stays (until reboot); rmmod
+# must work, and a new bind must fail cleanly on the reservation it leaves.
+r=$(kmem_unbind)
+kb=$(kmem_bytes)
+names=$(grep -c "System RAM (kmem)" /proc/iomem)
+r2=$(kmem_reload "$KMEM_MODULE")
+r3=$(kmem_bind)
+drv=$(dax_driver)
+if [ "$r" = ok ] && [ "$kb" = "$TOTAL" ] && [ "$names" -gt 0 ] && [ "$r2" = ok ] &&
+   [ "$r3" != ok ] && [ "$drv" = none ] && [ "$(memtotal_kb)" = $((MT0 + TOTAL / 1024)) ]; then
+	ktap_test_pass "stuck unbind (online): memory stays, rmmod+insmod ok, rebind refused: $r3"
+else
+	ktap_test_fail "stuck unbind: unbind $r, kmem bytes $kb, names $names, reload $r2, rebind $r3, driver $drv"
+fi
+r=$(kmem_reload "$KMEM_MODULE")
+if [ "$r" = ok ] && grep -q "System RAM (kmem)" /proc/iomem; then
+	ktap_test_pass "unload and reload after the stuck unbind and refused bind: ok, /proc/iomem intact"
+else
+	ktap_test_fail "unload and reload after the stuck unbind: $r"
+fi
+
+# --- 7. kmemleak ----------------------------------------------------------------------
+kmemleak_test "$LEAK" "all scenarios"
+
+ktap_finished
