@@ -11,8 +11,10 @@ mod demo;
 mod kconfig;
 mod lanes;
 mod overlay;
+mod patches;
 mod reports;
 mod run;
+mod series;
 mod setup;
 mod tap;
 mod test;
@@ -86,6 +88,12 @@ enum Cmd {
         #[arg(short, long)]
         driver: Vec<build::Driver>,
     },
+    /// Generate the patch series in patches/ from the sources.
+    Patches {
+        /// First copy the last full `test` run's matrix into the cover letter.
+        #[arg(long)]
+        record: bool,
+    },
     /// Show persistent memory becoming System RAM and going away again.
     Demo {
         /// Skip the build step and boot what is already built.
@@ -145,6 +153,10 @@ fn real_main(cli: Cli) -> Result<()> {
                 driver
             };
             test::run(&ctx, &kernel, &filter, &drivers, started.elapsed())
+        }
+        Cmd::Patches { record } => {
+            setup::setup(&ctx, false)?;
+            patches::run(&ctx, record)
         }
         Cmd::Demo { no_build, driver } => {
             let kernel = ensure_built(&ctx, no_build)?;

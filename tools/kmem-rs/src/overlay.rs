@@ -16,6 +16,9 @@
 //!
 //! `insert-before:` works the same way, and `## append` appends. A fragment may
 //! hold several such hunks, applied in order; other `## ` lines are comments.
+//! A `## patch: ID` line before a hunk puts that hunk in patch ID of the series
+//! (`tools/kmem-rs/series/series.toml`); otherwise it goes with the patch that
+//! lists the fragment. `@KMEM_RS_IDENTITY@` in a body is the series' identity.
 //! The target is always rebuilt from the base commit plus its fragments, so
 //! applying is idempotent, and files the overlay no longer has are restored.
 
@@ -27,7 +30,11 @@ use std::path::Path;
 
 use crate::ctx::Ctx;
 use crate::run::command;
+use crate::series::Series;
 use crate::setup::BASE_TAG;
+
+/// Stands for the series identity ("Name <email>") in fragment bodies.
+pub const IDENTITY_MARK: &str = "@KMEM_RS_IDENTITY@";
 
 /// Repository directories whose files are copied into the kernel tree.
 pub const OVERLAY_DIRS: &[&str] = &["drivers/", "rust/", "Documentation/", "tools/testing/"];
@@ -45,6 +52,8 @@ pub enum Place {
 pub struct Hunk {
     pub place: Place,
     pub body: String,
+    /// The series patch this hunk belongs to (`## patch: ID`), if it says.
+    pub patch: Option<String>,
 }
 
 /// A parsed `*.fragment` file: a target and one or more hunks.
@@ -58,6 +67,7 @@ impl Fragment {
     pub fn parse(name: &str, text: &str) -> Result<Self> {
         let mut target = None;
         let mut hunks: Vec<Hunk> = Vec::new();
+        let mut patch = None;
         for line in text.split_inclusive('\n') {
             let Some(header) = line.strip_prefix("##") else {
                 match hunks.last_mut() {
@@ -65,6 +75,7 @@ impl Fragment {
                     None => hunks.push(Hunk {
                         place: Place::Append,
                         body: line.to_string(),
+                        patch: patch.take(),
                     }),
                 }
                 continue;
@@ -76,6 +87,9 @@ impl Fragment {
             let value = |v: &str| v.strip_prefix(' ').unwrap_or(v).to_string();
             let place = if let Some(t) = header.strip_prefix("target:") {
                 target = Some(t.trim().to_string());
+                continue;
+            } else if let Some(p) = header.strip_prefix("patch:") {
+                patch = Some(p.trim().to_string());
                 continue;
             } else if let Some(a) = header.strip_prefix("insert-after:") {
                 Place::After(value(a))
@@ -89,6 +103,7 @@ impl Fragment {
             hunks.push(Hunk {
                 place,
                 body: String::new(),
+                patch: patch.take(),
             });
         }
         let target = target.with_context(|| format!("{name}: no '## target: PATH' header line"))?;
@@ -96,9 +111,20 @@ impl Fragment {
     }
 
     /// Applies this fragment's hunks, in order, to `text` (the target's content).
+    #[cfg(test)]
     pub fn apply(&self, name: &str, text: &str) -> Result<String> {
+        self.apply_some(name, text, |_| true)
+    }
+
+    /// Applies the hunks for which `keep` is true, in order, to `text`.
+    pub fn apply_some(
+        &self,
+        name: &str,
+        text: &str,
+        keep: impl Fn(&Hunk) -> bool,
+    ) -> Result<String> {
         let mut out = text.to_string();
-        for h in &self.hunks {
+        for h in self.hunks.iter().filter(|h| keep(h)) {
             out = h.apply(name, &self.target, &out)?;
         }
         Ok(out)
@@ -177,9 +203,22 @@ fn repo_files(repo: &Path) -> Result<Vec<String>> {
 
 /// The kernel tree's files as the overlay wants them: path, content, mode.
 pub fn desired(ctx: &Ctx) -> Result<BTreeMap<String, (Vec<u8>, u32)>> {
+    let series = Series::load(&ctx.repo)?;
+    desired_upto(ctx, &series, series.patches.len())
+}
+
+/// The tree after the first `upto` patches of `series`: their files, and
+/// the fragment hunks that belong to them.
+pub fn desired_upto(
+    ctx: &Ctx,
+    series: &Series,
+    upto: usize,
+) -> Result<BTreeMap<String, (Vec<u8>, u32)>> {
     let mut want = BTreeMap::new();
     let mut fragments: BTreeMap<String, Vec<(String, Fragment)>> = BTreeMap::new();
-    for path in repo_files(&ctx.repo)? {
+    let files = overlay_files(&ctx.repo)?;
+    series.check_covers(&files)?;
+    for path in files {
         let full = ctx.repo.join(&path);
         if path.ends_with(".fragment") {
             let text = fs::read_to_string(&full)?;
@@ -188,26 +227,46 @@ pub fn desired(ctx: &Ctx) -> Result<BTreeMap<String, (Vec<u8>, u32)>> {
                 .entry(f.target.clone())
                 .or_default()
                 .push((path, f));
-        } else if OVERLAY_DIRS.iter().any(|d| path.starts_with(d)) {
+        } else if series.owner(&path).is_some_and(|i| i < upto) {
             let mode = fs::metadata(&full)?.permissions().mode() & 0o777;
             want.insert(path, (fs::read(&full)?, mode));
         }
     }
+    let identity = series.identity.to_string();
     for (target, frags) in fragments {
         if want.contains_key(&target) {
             bail!("{target} is both an overlay file and a fragment target");
         }
-        let mut text = base_file(ctx, &target)?
+        let base = base_file(ctx, &target)?
             .with_context(|| format!("fragment target {target} is not in the base tree"))?;
+        let mut text = base.clone();
         for (name, f) in &frags {
-            text = f.apply(name, &text)?;
+            for h in &f.hunks {
+                series.hunk_owner(name, h)?;
+            }
+            text = f.apply_some(name, &text, |h| {
+                series.hunk_owner(name, h).is_ok_and(|i| i < upto)
+            })?;
         }
+        if text == base {
+            continue;
+        }
+        let text = text.replace(IDENTITY_MARK, &identity);
         let mode = fs::metadata(ctx.src().join(&target))
             .map(|m| m.permissions().mode() & 0o777)
             .unwrap_or(0o644);
         want.insert(target, (text.into_bytes(), mode));
     }
     Ok(want)
+}
+
+/// The repository files that are part of the overlay: files under
+/// [`OVERLAY_DIRS`] and fragments.
+pub fn overlay_files(repo: &Path) -> Result<Vec<String>> {
+    Ok(repo_files(repo)?
+        .into_iter()
+        .filter(|p| p.ends_with(".fragment") || OVERLAY_DIRS.iter().any(|d| p.starts_with(d)))
+        .collect())
 }
 
 /// A file of the base commit, or None if the base has no such file.
@@ -344,7 +403,8 @@ mod tests {
             f.hunks,
             vec![Hunk {
                 place: Place::After("\tbool \"a\"".into()),
-                body: "config C\n".into()
+                body: "config C\n".into(),
+                patch: None,
             }]
         );
     }

@@ -220,6 +220,9 @@ pub fn run(
         }
         println!();
     }
+    if filters.is_empty() && drivers == Driver::ALL {
+        record_matrix(ctx, &table, passed, failed)?;
+    }
     print!("{}", lane_table(ctx, &table));
     println!(
         "# time: setup+build {:.0}s, suites {:.0}s",
@@ -230,6 +233,28 @@ pub fn run(
     if failed > 0 {
         bail!("{failed} test(s) failed");
     }
+    Ok(())
+}
+
+/// Leaves the pass counts of a full run where `cargo kmem patches --record`
+/// finds them for the cover letter (times vary from run to run; counts not).
+fn record_matrix(
+    ctx: &Ctx,
+    table: &[(&str, Vec<Outcome>)],
+    passed: usize,
+    failed: usize,
+) -> Result<()> {
+    let mut s = format!("{:<20} {:>8} {:>10}\n", "suite", "C kmem", "Rust kmem");
+    for (name, outcomes) in table {
+        let cell = |o: &Outcome| format!("{}/{}", o.tally.passed, o.tally.passed + o.tally.failed);
+        match &outcomes[..] {
+            [c, r] => s.push_str(&format!("{name:<20} {:>8} {:>10}\n", cell(c), cell(r))),
+            [o] => s.push_str(&format!("{name:<20} {:>8} (driver-independent)\n", cell(o))),
+            _ => {}
+        }
+    }
+    s.push_str(&format!("total: {passed} passed, {failed} failed\n"));
+    fs::write(ctx.cache.join(crate::patches::LAST_MATRIX), s)?;
     Ok(())
 }
 
