@@ -5,6 +5,7 @@
 //! it with the overlay applied, `vm` boots it, `test` runs the in-guest test
 //! suites and `demo` shows persistent memory becoming System RAM.
 
+mod bench;
 mod build;
 mod ctx;
 mod demo;
@@ -103,6 +104,28 @@ enum Cmd {
         #[arg(short, long, default_value = "rust")]
         driver: build::Driver,
     },
+    /// Benchmark the C and Rust kmem.ko side by side: hotplug times per device
+    /// size and memmap_on_memory, overhead, module size (tools/kmem-rs/bench-results/).
+    Bench {
+        /// pmem sizes to try, in GiB (one boot each).
+        #[arg(short, long, value_delimiter = ',', default_value = "1,4,16")]
+        sizes: Vec<u32>,
+        /// C/Rust pairs per point, alternating C, Rust, C, Rust...
+        #[arg(short, long, default_value_t = 15)]
+        pairs: u32,
+        /// Untimed pairs before each memmap_on_memory setting.
+        #[arg(long, default_value_t = 1)]
+        warmup: u32,
+        /// Core-only reference rounds per driver and setting.
+        #[arg(long, default_value_t = 3)]
+        ref_reps: u32,
+        /// Results directory (default: tools/kmem-rs/bench-results).
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
+        /// Skip the build step and benchmark what is already built.
+        #[arg(long)]
+        no_build: bool,
+    },
 }
 
 fn main() {
@@ -161,6 +184,24 @@ fn real_main(cli: Cli) -> Result<()> {
         Cmd::Demo { no_build, driver } => {
             let kernel = ensure_built(&ctx, no_build)?;
             demo::run(&ctx, &kernel, driver)
+        }
+        Cmd::Bench {
+            sizes,
+            pairs,
+            warmup,
+            ref_reps,
+            out,
+            no_build,
+        } => {
+            let kernel = ensure_built(&ctx, no_build)?;
+            let opts = bench::Options {
+                sizes,
+                pairs,
+                warmup,
+                ref_reps,
+                out,
+            };
+            bench::run(&ctx, &kernel, &opts)
         }
     }
 }

@@ -236,13 +236,26 @@ impl GuestRun<'_> {
         accel: Accel,
         guest_args: &[&str],
     ) -> Result<Outcome> {
+        self.run_on(&TOPOLOGY, ctx, kernel, accel, guest_args)
+    }
+
+    /// Runs like [`GuestRun::run`], on a guest of shape `topo` instead of
+    /// [`TOPOLOGY`] (the benchmark sizes its pmem device).
+    pub fn run_on(
+        self,
+        topo: &Topology,
+        ctx: &Ctx,
+        kernel: &Kernel,
+        accel: Accel,
+        guest_args: &[&str],
+    ) -> Result<Outcome> {
         let mut args: Vec<&str> = guest_args.to_vec();
         let out_dir = self.out.display().to_string();
         args.push(&out_dir);
         let exec = guest_command(ctx, self.module.as_deref(), &args);
         let args_for_vng = vng_args(
             &kernel.dir,
-            &TOPOLOGY,
+            topo,
             accel,
             &self.append,
             Some(&self.out),
@@ -269,8 +282,21 @@ impl GuestRun<'_> {
         guest_args: &[&str],
         status: &str,
     ) -> Result<()> {
+        self.run_relayed_on(&TOPOLOGY, ctx, kernel, accel, guest_args, status)
+    }
+
+    /// [`GuestRun::run_relayed`] on a guest of shape `topo`.
+    pub fn run_relayed_on(
+        self,
+        topo: &Topology,
+        ctx: &Ctx,
+        kernel: &Kernel,
+        accel: Accel,
+        guest_args: &[&str],
+        status: &str,
+    ) -> Result<()> {
         let (name, out) = (self.name.to_string(), self.out.clone());
-        let outcome = self.run(ctx, kernel, accel, guest_args)?;
+        let outcome = self.run_on(topo, ctx, kernel, accel, guest_args)?;
         let rc = fs::read_to_string(out.join(status)).unwrap_or_default();
         match rc.trim() {
             "0" => Ok(()),

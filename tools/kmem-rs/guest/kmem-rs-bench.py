@@ -1,0 +1,360 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: GPL-2.0
+#
+# kmem-rs guest side of `cargo kmem bench`: times the kmem hotplug operations
+# on dax0.0 for the C and the Rust kmem.ko, alternating them (ABAB...), and
+# the core's own per-block onlining as a reference. Runs inside the VM, after
+# `kmem-rs-guest.sh exec 1` has loaded one kmem.ko and created dax0.0 (devdax).
+#
+#   kmem-rs-bench.py --out DIR --c C.ko --rust RUST.ko [--pairs N]
+#                    [--warmup N] [--ref-reps N] [--memmap 0,1]
+#
+# One JSON object per line in DIR/bench.jsonl: the guest's facts, then one
+# record per timed iteration. Times are CLOCK_MONOTONIC nanoseconds around the
+# single write(2) that triggers each operation, taken in this one process so
+# no fork or exec is timed.
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+DAX = "dax0.0"
+DAX_DEV = f"/sys/bus/dax/devices/{DAX}"
+DRIVERS = "/sys/bus/dax/drivers"
+MEM = "/sys/devices/system/memory"
+AOB = f"{MEM}/auto_online_blocks"
+NODES = "/sys/devices/system/node"
+MEMMAP_PARAM = "/sys/module/memory_hotplug/parameters/memmap_on_memory"
+
+
+class BenchError(Exception):
+    pass
+
+
+def log(msg):
+    print(msg, flush=True)
+
+
+def read(path):
+    with open(path) as f:
+        return f.read().strip()
+
+
+def write(path, value):
+    """One write(2) of value, as `echo -n value > path` would do."""
+    fd = os.open(path, os.O_WRONLY)
+    try:
+        os.write(fd, value.encode())
+    except OSError as e:
+        raise BenchError(f"write '{value}' > {path}: {e.strerror}") from None
+    finally:
+        os.close(fd)
+
+
+def timed_write(path, value):
+    """write() with only the write(2) itself timed: open(2) and its path
+    lookup come before the clock starts."""
+    fd = os.open(path, os.O_WRONLY)
+    try:
+        t0 = time.monotonic_ns()
+        os.write(fd, value.encode())
+        t1 = time.monotonic_ns()
+    except OSError as e:
+        raise BenchError(f"write '{value}' > {path}: {e.strerror}") from None
+    finally:
+        os.close(fd)
+    return t0, t1
+
+
+def sh(*argv):
+    r = subprocess.run(argv, capture_output=True, text=True)
+    if r.returncode != 0:
+        raise BenchError(f"{' '.join(argv)}: exit {r.returncode}: {r.stderr.strip()}")
+    return r.stdout
+
+
+def dax_driver():
+    try:
+        return os.path.basename(os.readlink(f"{DAX_DEV}/driver"))
+    except OSError:
+        return "none"
+
+
+def block_size():
+    return int(read(f"{MEM}/block_size_bytes"), 16)
+
+
+def kmem_ranges():
+    """(start, end) inclusive of each "System RAM (kmem)" under dax0.0 in /proc/iomem."""
+    out, inside, pind = [], False, 0
+    with open("/proc/iomem") as f:
+        for line in f:
+            line = line.rstrip("\n")
+            ind = len(line) - len(line.lstrip(" "))
+            rng, _, name = line.strip().partition(" : ")
+            if inside and ind <= pind:
+                inside = False
+            if inside and name == "System RAM (kmem)":
+                s, e = rng.split("-")
+                out.append((int(s, 16), int(e, 16)))
+            if name == DAX:
+                inside, pind = True, ind
+    return out
+
+
+def device_blocks():
+    """The memoryN blocks dax0.0 spans once added (block-aligned inside its range)."""
+    bs = block_size()
+    start = int(read(f"{DAX_DEV}/resource"), 16)
+    size = int(read(f"{DAX_DEV}/size"))
+    first = (start + bs - 1) // bs
+    last = (start + size) // bs  # exclusive
+    return [f"memory{i}" for i in range(first, last)]
+
+
+def count_online(blocks):
+    n = 0
+    for b in blocks:
+        try:
+            if read(f"{MEM}/{b}/state") == "online":
+                n += 1
+        except OSError:
+            pass
+    return n
+
+
+def count_present(blocks):
+    return sum(os.path.exists(f"{MEM}/{b}") for b in blocks)
+
+
+def meminfo():
+    """System-wide /proc/meminfo (kB) and per-node MemTotal/MemFree (kB)."""
+    info = {}
+    with open("/proc/meminfo") as f:
+        for line in f:
+            k, v = line.split(":", 1)
+            if k in ("MemTotal", "MemFree", "MemAvailable", "Cached", "Buffers"):
+                info[k] = int(v.split()[0])
+    nodes = {}
+    for d in sorted(os.listdir(NODES)):
+        if not (d.startswith("node") and d[4:].isdigit()):
+            continue
+        n = {}
+        with open(f"{NODES}/{d}/meminfo") as f:
+            for line in f:
+                parts = line.split()
+                if parts[2].rstrip(":") in ("MemTotal", "MemFree"):
+                    n[parts[2].rstrip(":")] = int(parts[3])
+        nodes[d] = n
+    info["nodes"] = nodes
+    return info
+
+
+def settle():
+    """Quiet page cache and slab before a MemAvailable snapshot."""
+    os.sync()
+    write("/proc/sys/vm/drop_caches", "3")
+
+
+loaded = None  # path of the kmem.ko this script loaded last
+
+
+def load(module):
+    """rmmod whatever kmem is loaded, then insmod module."""
+    global loaded
+    if os.path.exists("/sys/module/kmem"):
+        sh("rmmod", "kmem")
+    sh("insmod", module)
+    loaded = module
+
+
+def to_device_dax():
+    """dax0.0 back on device_dax (from kmem, or unbound)."""
+    drv = dax_driver()
+    if drv == "device_dax":
+        return
+    if drv != "none":
+        write(f"{DRIVERS}/{drv}/unbind", DAX)
+    write(f"{DRIVERS}/device_dax/bind", DAX)
+    if dax_driver() != "device_dax":
+        raise BenchError(f"{DAX} did not go back to device_dax (driver {dax_driver()})")
+
+
+def bind_kmem(policy):
+    """Unbind from device_dax, set the online policy, and bind to kmem (timed).
+
+    kmem matches a pmem dax device only by id, so the bind is a write to
+    kmem/new_id: the driver core probes at once, in that write."""
+    write(f"{DRIVERS}/device_dax/unbind", DAX)
+    write(AOB, policy)
+    return timed_write(f"{DRIVERS}/kmem/new_id", DAX)
+
+
+def wait_online(blocks, t0, t1, limit_s=120):
+    """Time until every block is online: t1 if they all are when the write
+    returns (kmem's probe onlines synchronously), else the first poll that
+    sees them all."""
+    if count_online(blocks) == len(blocks):
+        return t1 - t0
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        if count_online(blocks) == len(blocks):
+            return time.monotonic_ns() - t0
+        time.sleep(0.001)
+    raise BenchError(f"only {count_online(blocks)} of {len(blocks)} blocks online after {limit_s}s")
+
+
+def expect(cond, what):
+    if not cond:
+        raise BenchError(what)
+
+
+def iteration(module, driver, memmap, blocks):
+    """One timed round: bind (online_movable), unplugged, online_movable, unbind."""
+    rec = {"kind": "op", "driver": driver, "memmap": memmap}
+    load(module)
+    write(f"{DAX_DEV}/memmap_on_memory", str(memmap))
+    expect(read(f"{DAX_DEV}/memmap_on_memory") == str(memmap), "memmap_on_memory did not stick")
+    settle()
+    rec["mem_before"] = meminfo()
+    t0, t1 = bind_kmem("online_movable")
+    rec["bind_ns"] = wait_online(blocks, t0, t1)
+    expect(dax_driver() == "kmem", f"{DAX} not bound to kmem after new_id")
+    state = read(f"{DAX_DEV}/state")
+    expect(state == "online_movable", f"state {state} after bind, want online_movable")
+    rec["kmem_bytes"] = sum(e - s + 1 for s, e in kmem_ranges())
+    settle()
+    rec["mem_online"] = meminfo()
+
+    t0, t1 = timed_write(f"{DAX_DEV}/state", "unplugged")
+    rec["unplug_ns"] = t1 - t0
+    expect(count_present(blocks) == 0, f"{count_present(blocks)} blocks still present after unplugged")
+    expect(not kmem_ranges(), "System RAM (kmem) left after unplugged")
+
+    t0, t1 = timed_write(f"{DAX_DEV}/state", "online_movable")
+    rec["online_ns"] = wait_online(blocks, t0, t1)
+
+    write(f"{DAX_DEV}/state", "unplugged")  # unbind while online would leak
+    t0, t1 = timed_write(f"{DRIVERS}/kmem/unbind", DAX)
+    rec["unbind_ns"] = t1 - t0
+    expect(dax_driver() == "none", f"{DAX} still bound to {dax_driver()} after unbind")
+    to_device_dax()
+    settle()
+    rec["mem_after"] = meminfo()
+    expect(rec["mem_after"]["MemTotal"] == rec["mem_before"]["MemTotal"],
+           "MemTotal did not come back after unbind")
+    return rec
+
+
+def reference(module, driver, memmap, blocks):
+    """Core only: bind with policy offline (kmem adds the memory, onlines
+    nothing), then online and offline each memoryN by its state file."""
+    rec = {"kind": "ref", "driver": driver, "memmap": memmap}
+    load(module)
+    write(f"{DAX_DEV}/memmap_on_memory", str(memmap))
+    t0, t1 = bind_kmem("offline")
+    rec["add_ns"] = t1 - t0
+    expect(count_present(blocks) == len(blocks) and count_online(blocks) == 0,
+           "bind with policy offline did not add every block offline")
+    per_block = []
+    for b in blocks:
+        t0, t1 = timed_write(f"{MEM}/{b}/state", "online_movable")
+        per_block.append(t1 - t0)
+    rec["block_online_ns"] = per_block
+    rec["online_ns"] = sum(per_block)
+    expect(count_online(blocks) == len(blocks), "per-block online left blocks offline")
+    per_block = []
+    for b in blocks:
+        t0, t1 = timed_write(f"{MEM}/{b}/state", "offline")
+        per_block.append(t1 - t0)
+    rec["block_offline_ns"] = per_block
+    rec["offline_ns"] = sum(per_block)
+    expect(count_online(blocks) == 0, "per-block offline left blocks online")
+    # The blocks are offline, so unbind removes them (remove_memory()).
+    t0, t1 = timed_write(f"{DRIVERS}/kmem/unbind", DAX)
+    rec["remove_ns"] = t1 - t0
+    expect(count_present(blocks) == 0, "unbind did not remove the offline blocks")
+    to_device_dax()
+    return rec
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--c", required=True)
+    ap.add_argument("--rust", required=True)
+    ap.add_argument("--pairs", type=int, default=7)
+    ap.add_argument("--warmup", type=int, default=1)
+    ap.add_argument("--ref-reps", type=int, default=2)
+    ap.add_argument("--memmap", default="0,1")
+    a = ap.parse_args()
+    out = open(os.path.join(a.out, "bench.jsonl"), "w")
+
+    def emit(rec):
+        out.write(json.dumps(rec) + "\n")
+        out.flush()
+
+    modules = [("c", a.c), ("rust", a.rust)]
+    expect(dax_driver() == "device_dax", f"{DAX} is on {dax_driver()}, want device_dax")
+    blocks = device_blocks()
+    expect(blocks, f"{DAX} spans no whole memory block")
+    aob0 = read(AOB)
+    facts = {
+        "kind": "guest",
+        "uname": os.uname().release,
+        "cmdline": read("/proc/cmdline"),
+        "dax_size": int(read(f"{DAX_DEV}/size")),
+        "target_node": int(read(f"{DAX_DEV}/target_node")),
+        "block_size": block_size(),
+        "blocks": len(blocks),
+        "memmap_param": read(MEMMAP_PARAM),
+        "nproc": os.cpu_count(),
+        "mem": meminfo(),
+    }
+    emit(facts)
+    log(f"# {DAX}: {facts['dax_size'] >> 20} MiB, {len(blocks)} blocks of "
+        f"{facts['block_size'] >> 20} MiB on node {facts['target_node']}; "
+        f"memmap_on_memory={facts['memmap_param']}")
+    memmaps = [int(m) for m in a.memmap.split(",") if m != ""]
+    try:
+        for memmap in memmaps:
+            for w in range(a.warmup):
+                for drv, mod in modules:
+                    rec = iteration(mod, drv, memmap, blocks)
+                    rec["warmup"] = True
+                    emit(rec)
+                    log(f"# warm-up memmap={memmap} {drv}: bind {rec['bind_ns'] / 1e6:.1f} ms")
+            for pair in range(a.pairs):
+                for drv, mod in modules:
+                    rec = iteration(mod, drv, memmap, blocks)
+                    rec["pair"] = pair
+                    emit(rec)
+                    log(f"memmap={memmap} pair {pair + 1}/{a.pairs} {drv:4}: "
+                        + " ".join(f"{op} {rec[op + '_ns'] / 1e6:8.1f} ms"
+                                   for op in ("bind", "unplug", "online", "unbind")))
+            for rep in range(a.ref_reps):
+                for drv, mod in modules:
+                    rec = reference(mod, drv, memmap, blocks)
+                    rec["rep"] = rep
+                    emit(rec)
+                    log(f"memmap={memmap} reference {rep + 1}/{a.ref_reps} ({drv} bound offline): "
+                        f"add {rec['add_ns'] / 1e6:.1f} ms, per-block online "
+                        f"{rec['online_ns'] / 1e6:.1f} ms, offline {rec['offline_ns'] / 1e6:.1f} ms, "
+                        f"remove {rec['remove_ns'] / 1e6:.1f} ms")
+    except BenchError as e:
+        log(f"kmem-rs-bench: {e} (driver {loaded})")
+        return 1
+    finally:
+        try:
+            write(AOB, aob0)
+        except BenchError:
+            pass
+    log("kmem-rs-bench: done")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
