@@ -14,13 +14,18 @@ use crate::test::Suite;
 /// The variant whose lane adds [`DEBUG_SUITES`].
 pub const DEBUG_VARIANT: &str = "debug";
 
+/// A 512 MiB pmem region in node 1 below the usual one: it becomes
+/// namespace0.0, so dax0.0 (about 3 blocks instead of 15), which makes each
+/// hotplug of the many in these suites about five times cheaper.
+const SMALL_PMEM: &[&str] = &["memmap=512M!4G"];
+
 pub const DEBUG_SUITES: &[Suite] = &[
     Suite {
         name: "stress",
         about: "selftests/dax/dax-kmem-stress.sh in full: 200 bind/unbind and 200 state cycles, \
                 4 writers racing state for 30 s, unplug in use, 10,000 hostile writes, reloads, \
                 kmemleak clean",
-        append: &[],
+        append: SMALL_PMEM,
         timeout: Duration::from_secs(5400),
         per_driver: true,
     },
@@ -28,7 +33,7 @@ pub const DEBUG_SUITES: &[Suite] = &[
         name: "faults",
         about: "selftests/dax/dax-kmem-faults.sh: fail-nth, failslab and fail_page_alloc sweeps \
                 over probe and state, memory notifier errors, reloads, kmemleak clean",
-        append: &[],
+        append: SMALL_PMEM,
         timeout: Duration::from_secs(5400),
         per_driver: true,
     },

@@ -261,13 +261,15 @@ def hold(mib, d, pin):
     if pin:
         # vmsplice takes page references that only the pipe's reader (none
         # here) drops: migration cannot move those pages while they are held.
+        class Iovec(ctypes.Structure):
+            _fields_ = [("base", ctypes.c_void_p), ("len", ctypes.c_size_t)]
+        libc.vmsplice.restype = ctypes.c_ssize_t
         for off in range(0, size, 1 << 20):
             r, w = os.pipe()
-            os.set_blocking(w, False)
-            try:
-                os.vmsplice(w, [memoryview(buf)[off:off + 65536]])
-            except BlockingIOError:
-                pass
+            iov = Iovec(addr + off, 65536)
+            if libc.vmsplice(w, ctypes.byref(iov), 1, 0) != 65536:
+                print(f"FAIL vmsplice: errno {ctypes.get_errno()}")
+                return 1
             pipes.append((r, w))
     nodes = {}
     with open(f"/proc/{os.getpid()}/numa_maps") as f:
