@@ -7,7 +7,7 @@
 # `kmem-rs-guest.sh exec 1` has loaded one kmem.ko and created dax0.0 (devdax).
 #
 #   kmem-rs-bench.py --out DIR --c C.ko --rust RUST.ko [--pairs N]
-#                    [--warmup N] [--ref-reps N] [--memmap 0,1]
+#                    [--warmup N] [--ref-reps N] [--memmap 0,1] [--order c,rust]
 #
 # One JSON object per line in DIR/bench.jsonl: the guest's facts, then one
 # record per timed iteration. Times are CLOCK_MONOTONIC nanoseconds around the
@@ -290,6 +290,7 @@ def main():
     ap.add_argument("--warmup", type=int, default=1)
     ap.add_argument("--ref-reps", type=int, default=2)
     ap.add_argument("--memmap", default="0,1")
+    ap.add_argument("--order", default="c,rust", help="which driver goes first in each pair")
     a = ap.parse_args()
     out = open(os.path.join(a.out, "bench.jsonl"), "w")
 
@@ -297,7 +298,10 @@ def main():
         out.write(json.dumps(rec) + "\n")
         out.flush()
 
-    modules = [("c", a.c), ("rust", a.rust)]
+    paths = {"c": a.c, "rust": a.rust}
+    order = a.order.split(",")
+    expect(sorted(order) == ["c", "rust"], f"--order {a.order}: want c,rust or rust,c")
+    modules = [(d, paths[d]) for d in order]
     expect(dax_driver() == "device_dax", f"{DAX} is on {dax_driver()}, want device_dax")
     blocks = device_blocks()
     expect(blocks, f"{DAX} spans no whole memory block")
@@ -311,6 +315,7 @@ def main():
         "block_size": block_size(),
         "blocks": len(blocks),
         "memmap_param": read(MEMMAP_PARAM),
+        "order": order,
         "nproc": os.cpu_count(),
         "mem": meminfo(),
     }

@@ -318,6 +318,9 @@ pub struct Results {
     pub pairs: u32,
     pub warmup: u32,
     pub ref_reps: u32,
+    /// Which driver ran first in each pair.
+    #[serde(default)]
+    pub order: String,
     pub sizes_gib: Vec<u32>,
     pub points: Vec<Point>,
     pub failed: Vec<Failure>,
@@ -534,6 +537,16 @@ fn host_facts(accel: vm::Accel) -> BTreeMap<String, String> {
     h
 }
 
+/// Which driver goes first in each pair: `c,rust` (C, Rust, C, Rust..., the
+/// default) or `rust,c` from `KMEM_RS_BENCH_ORDER`, to tell an order effect
+/// from a driver one.
+fn order() -> String {
+    match std::env::var("KMEM_RS_BENCH_ORDER").as_deref() {
+        Ok("rust,c") => "rust,c".into(),
+        _ => "c,rust".into(),
+    }
+}
+
 fn now_utc() -> String {
     capture(command("date").args(["-u", "+%Y-%m-%dT%H:%M:%SZ"])).unwrap_or_default()
 }
@@ -555,7 +568,7 @@ fn run_size(
         .run_dir(&format!("bench-{size_gib}g"))
         .map_err(|e| fail(format!("{e:#}"), Path::new("")))?;
     let cmd = format!(
-        "python3 {} --out {} --c {} --rust {} --pairs {} --warmup {} --ref-reps {}",
+        "python3 {} --out {} --c {} --rust {} --pairs {} --warmup {} --ref-reps {} --order {}",
         vm::shell_quote(&ctx.repo.join(GUEST_BENCH).display().to_string()),
         vm::shell_quote(&out.display().to_string()),
         vm::shell_quote(&kernel.kmem_module(Driver::C).display().to_string()),
@@ -563,6 +576,7 @@ fn run_size(
         opts.pairs,
         opts.warmup,
         opts.ref_reps,
+        order(),
     );
     let mut echo = |line: &str| println!("    {line}");
     let topo = topology(size_gib);
@@ -682,6 +696,7 @@ pub fn run(ctx: &Ctx, kernel: &Kernel, opts: &Options) -> Result<()> {
         pairs: opts.pairs,
         warmup: opts.warmup,
         ref_reps: opts.ref_reps,
+        order: order(),
         sizes_gib: opts.sizes.clone(),
         points,
         failed,
@@ -781,7 +796,7 @@ pub fn markdown(r: &Results) -> String {
         s,
         "Kernel {} (config sha256 {}…; `MEMORY_HOTPLUG={}`, `MHP_MEMMAP_ON_MEMORY={}`, `KUNIT={}`), \
          host {} ({} cores, {} GiB), {} guest with 2 vCPUs; commit {}. \
-         {} C/Rust pairs per point, alternating C, Rust, C, Rust…, one `kmem.ko` loaded at a time, \
+         {} C/Rust pairs per point, alternating {}…, one `kmem.ko` loaded at a time, \
          after {} warm-up pair(s); times are CLOCK_MONOTONIC around the one write(2) in the guest. \
          Whole run: {:.0} s.\n",
         r.kernel_release,
@@ -795,6 +810,11 @@ pub fn markdown(r: &Results) -> String {
         h("accel"),
         r.commit,
         r.pairs,
+        if r.order == "rust,c" {
+            "Rust, C, Rust, C"
+        } else {
+            "C, Rust, C, Rust"
+        },
         r.warmup,
         r.seconds
     );
@@ -1245,6 +1265,7 @@ mod tests {
             pairs: 2,
             warmup: 0,
             ref_reps: 0,
+            order: "c,rust".into(),
             sizes_gib: vec![1, 16],
             points: vec![point(1, true, &recs).unwrap()],
             failed: vec![Failure {
