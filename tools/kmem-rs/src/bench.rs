@@ -252,6 +252,13 @@ pub struct Reference {
     pub online_ms: Summary,
     /// The same per block.
     pub block_online_ms: Summary,
+    /// Mean per-block online time of the first and of the last 10 blocks
+    /// onlined (medians over the rounds): does onlining a block cost more
+    /// as the zone grows?
+    #[serde(default)]
+    pub first_blocks_ms: f64,
+    #[serde(default)]
+    pub last_blocks_ms: f64,
     /// Σ over blocks of `echo offline > memoryN/state`.
     pub offline_ms: Summary,
     /// kmem unbind of the offline blocks (remove_memory()).
@@ -403,8 +410,23 @@ pub fn point(size_gib: u32, memmap: bool, recs: &[GuestRecord]) -> Result<Point>
             .iter()
             .flat_map(|r| r.block_online_ns.iter().copied().map(ms))
             .collect();
+        let ends = |last: bool| -> f64 {
+            let v: Vec<f64> = refs
+                .iter()
+                .filter(|r| !r.block_online_ns.is_empty())
+                .map(|r| {
+                    let b = &r.block_online_ns;
+                    let k = b.len().min(10);
+                    let part = if last { &b[b.len() - k..] } else { &b[..k] };
+                    part.iter().copied().map(ms).sum::<f64>() / k as f64
+                })
+                .collect();
+            summarize(&v).median
+        };
         Reference {
             n: refs.len(),
+            first_blocks_ms: ends(false),
+            last_blocks_ms: ends(true),
             add_ms: col(&|r| r.add_ns),
             online_ms: col(&|r| r.online_ns),
             block_online_ms: summarize(&per_block),
@@ -893,11 +915,11 @@ pub fn markdown(r: &Results) -> String {
     );
     let _ = writeln!(
         s,
-        "| size | memmap_on_memory | add (kmem, offline) ms | Σ per-block online ms | per-block online ms | Σ per-block offline ms | remove ms | `online_movable` C / Rust ms | core share C / Rust |"
+        "| size | memmap_on_memory | add (kmem, offline) ms | Σ per-block online ms | per-block online ms | first → last 10 blocks ms | Σ per-block offline ms | remove ms | `online_movable` C / Rust ms | core share C / Rust |"
     );
     let _ = writeln!(
         s,
-        "| ---: | :---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+        "| ---: | :---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
     );
     for p in &r.points {
         let Some(rf) = &p.reference else { continue };
@@ -907,12 +929,14 @@ pub fn markdown(r: &Results) -> String {
             .map_or((f64::NAN, f64::NAN), |o| (o.c.median, o.rust.median));
         let _ = writeln!(
             s,
-            "| {} GiB | {} | {} | {} | {} | {} | {} | {} / {} | {:.0}% / {:.0}% |",
+            "| {} GiB | {} | {} | {} | {} | {} → {} | {} | {} | {} / {} | {:.0}% / {:.0}% |",
             p.size_gib,
             onoff(p.memmap_on_memory),
             f2(rf.add_ms.median),
             f2(rf.online_ms.median),
             f2(rf.block_online_ms.median),
+            f2(rf.first_blocks_ms),
+            f2(rf.last_blocks_ms),
             f2(rf.offline_ms.median),
             f2(rf.remove_ms.median),
             f2(c),
@@ -1242,6 +1266,7 @@ mod tests {
         let rf = p.reference.as_ref().unwrap();
         assert_eq!(rf.online_ms.median, 4.0);
         assert_eq!(rf.block_online_ms.median, 2.0);
+        assert_eq!((rf.first_blocks_ms, rf.last_blocks_ms), (2.0, 2.0));
         // No memmap_on_memory=1 records: that point does not exist.
         assert!(point(1, true, &recs).is_err());
     }
