@@ -179,7 +179,7 @@ kmem_reload() {
 # memory: device_dax's is gone while unbound), its "System RAM (kmem)" bytes
 # (TOTAL when added) and memory blocks. Print "" when it does, else why not.
 kmem_consistent() {
-	local mt0=$1 res0=$2 total=$3 drv st kb mt res blocks on zone want
+	local mt0=$1 res0=$2 total=$3 drv st kb mt res blocks on zone want names
 	drv=$(dax_driver)
 	st=$(kmem_state)
 	kb=$(kmem_bytes)
@@ -187,6 +187,13 @@ kmem_consistent() {
 	res=$(dax_reservations)
 	mapfile -t blocks < <(kmem_blocks)
 	on=$(count_online "${blocks[@]}")
+	# A "System RAM (kmem)" outside the device's reservation (re-parented
+	# when a failed add removed the reservation first) is a leftover too.
+	names=$(grep -c "System RAM (kmem)" /proc/iomem)
+	if [ "$names" != "$(kmem_ranges | wc -l)" ]; then
+		echo "driver $drv, state $st: $names 'System RAM (kmem)' in /proc/iomem, $(kmem_ranges | wc -l) under $DAX"
+		return
+	fi
 	case "$drv/$st" in
 	none/* | device_dax/* | kmem/unplugged)
 		[ "$kb" = 0 ] && [ "$res" = "$res0" ] && [ "$mt" = "$mt0" ] && return
