@@ -7,6 +7,7 @@
 
 mod bench;
 mod build;
+mod check;
 mod ctx;
 mod demo;
 mod kconfig;
@@ -89,6 +90,16 @@ enum Cmd {
         #[arg(short, long)]
         driver: Vec<build::Driver>,
     },
+    /// Check the series: fresh, applies, builds at every commit, checkpatch,
+    /// clippy, rustfmt, rustdoc, htmldocs, send-email, config variants.
+    Check {
+        /// Run only the checks whose name contains this string (repeatable).
+        #[arg(short, long)]
+        filter: Vec<String>,
+        /// List the checks and exit.
+        #[arg(long)]
+        list: bool,
+    },
     /// Generate the patch series in patches/ from the sources.
     Patches {
         /// First copy the last full `test` run's matrix into the cover letter.
@@ -140,7 +151,7 @@ fn main() {
 fn real_main(cli: Cli) -> Result<()> {
     let ctx = ctx::Ctx::new(cli.cache, cli.jobs, cli.variant)?;
     let _lock = match cli.cmd {
-        Cmd::Test { list: true, .. } => None,
+        Cmd::Test { list: true, .. } | Cmd::Check { list: true, .. } => None,
         _ => Some(ctx.lock()?),
     };
     match cli.cmd {
@@ -176,6 +187,14 @@ fn real_main(cli: Cli) -> Result<()> {
                 driver
             };
             test::run(&ctx, &kernel, &filter, &drivers, started.elapsed())
+        }
+        Cmd::Check { filter, list } => {
+            if list {
+                check::list();
+                return Ok(());
+            }
+            setup::setup(&ctx, false)?;
+            check::run(&ctx, &filter)
         }
         Cmd::Patches { record } => {
             setup::setup(&ctx, false)?;

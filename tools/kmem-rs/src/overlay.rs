@@ -204,11 +204,20 @@ fn repo_files(repo: &Path) -> Result<Vec<String>> {
 /// The kernel tree's files as the overlay wants them: path, content, mode.
 pub fn desired(ctx: &Ctx) -> Result<BTreeMap<String, (Vec<u8>, u32)>> {
     let series = Series::load(&ctx.repo)?;
-    desired_upto(ctx, &series, series.patches.len())
+    let mut want = desired_upto(ctx, &series, series.patches.len())?;
+    for path in &series.unsent {
+        let full = ctx.repo.join(path);
+        if full.is_file() {
+            let mode = fs::metadata(&full)?.permissions().mode() & 0o777;
+            want.insert(path.clone(), (fs::read(&full)?, mode));
+        }
+    }
+    Ok(want)
 }
 
 /// The tree after the first `upto` patches of `series`: their files, and
-/// the fragment hunks that belong to them.
+/// the fragment hunks that belong to them (not the series' `unsent` files,
+/// which [`desired`] adds).
 pub fn desired_upto(
     ctx: &Ctx,
     series: &Series,
@@ -363,7 +372,7 @@ fn modified_base_files(ctx: &Ctx) -> Result<Vec<String>> {
         .collect())
 }
 
-fn write_if_changed(
+pub fn write_if_changed(
     dest: &Path,
     content: &[u8],
     mode: Option<u32>,

@@ -20,6 +20,9 @@ pub const SERIES_DIR: &str = "tools/kmem-rs/series";
 pub struct Series {
     pub identity: Identity,
     pub series: Meta,
+    /// Overlay files the tests use that no patch carries.
+    #[serde(default)]
+    pub unsent: Vec<String>,
     #[serde(rename = "patch")]
     pub patches: Vec<Patch>,
     #[serde(skip)]
@@ -91,6 +94,9 @@ impl Series {
 
     /// The index of the patch that carries the repository file `path`.
     pub fn owner(&self, path: &str) -> Option<usize> {
+        if self.unsent.iter().any(|u| u == path) {
+            return None;
+        }
         self.patches.iter().position(|p| {
             p.paths
                 .iter()
@@ -117,7 +123,10 @@ impl Series {
     /// where they go) is carried by exactly one patch.
     pub fn check_covers(&self, files: &[String]) -> Result<()> {
         let mut orphans = Vec::new();
-        for f in files.iter().filter(|f| !f.ends_with(".fragment")) {
+        for f in files
+            .iter()
+            .filter(|f| !f.ends_with(".fragment") && !self.unsent.contains(f))
+        {
             let owners = self
                 .patches
                 .iter()

@@ -220,7 +220,7 @@ pub fn run(
         }
         println!();
     }
-    if filters.is_empty() && drivers == Driver::ALL {
+    if filters.is_empty() && drivers == Driver::ALL && ctx.variant.is_none() {
         record_matrix(ctx, &table, passed, failed)?;
     }
     print!("{}", lane_table(ctx, &table));

@@ -10,6 +10,14 @@ use std::path::Path;
 pub struct Versions {
     pub base: Base,
     pub toolchain: Toolchain,
+    pub docs: Docs,
+}
+
+/// Sphinx and what the kernel's docs build needs, from PyPI (`check`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Docs {
+    pub pip: Vec<String>,
 }
 
 /// The base kernel: a Debian source package.

@@ -77,7 +77,8 @@ else
 fi
 if [ "$kb" -gt 0 ] && [ "$kb" -le "$size" ] && [ $((kb % bs)) = 0 ] &&
    grep -qE " : $DAX\$" /proc/iomem; then
-	ktap_test_pass "/proc/iomem: $DAX holds $((kb >> 20)) MiB of 'System RAM (kmem)' in ${#blocks[@]} blocks"
+	msg="/proc/iomem: $DAX holds $((kb >> 20)) MiB of 'System"
+	ktap_test_pass "$msg RAM (kmem)' in ${#blocks[@]} blocks"
 else
 	ktap_test_fail "/proc/iomem: kmem bytes under $DAX = $kb (device $size, block $bs)"
 fi
@@ -86,7 +87,8 @@ mt1=$(memtotal_kb)
 if [ $((mt1 - mt0)) = $((kb / 1024)) ]; then
 	ktap_test_pass "MemTotal $mt0 -> $mt1 kB: up by exactly the kmem ranges"
 else
-	ktap_test_fail "MemTotal $mt0 -> $mt1 kB: up by $((mt1 - mt0)) kB, kmem ranges are $((kb / 1024)) kB"
+	msg="MemTotal $mt0 -> $mt1 kB: up by $((mt1 - mt0)) kB,"
+	ktap_test_fail "$msg kmem ranges are $((kb / 1024)) kB"
 fi
 
 on=$(count_online "${blocks[@]}")
@@ -95,7 +97,8 @@ if [ "${#blocks[@]}" -gt 0 ] && [ "$on" = "${#blocks[@]}" ] &&
    [ $((nb1 - nb0)) = "${#blocks[@]}" ]; then
 	ktap_test_pass "node $node: $nb0 -> $nb1 online blocks, all ${#blocks[@]} of $DAX online"
 else
-	ktap_test_fail "node $node: $nb0 -> $nb1 online blocks, $on of ${#blocks[@]} device blocks online"
+	msg="node $node: $nb0 -> $nb1 online blocks, $on of"
+	ktap_test_fail "$msg ${#blocks[@]} device blocks online"
 fi
 
 if daxctl list -d "$DAX" 2>/dev/null | grep -q '"mode":"system-ram"'; then
@@ -117,7 +120,8 @@ left=$(kmem_bytes)
 if [ "$mt2" = "$mt0" ] && [ "$left" = 0 ]; then
 	ktap_test_pass "MemTotal back to $mt0 kB, no 'System RAM (kmem)' left under $DAX"
 else
-	ktap_test_fail "after devdax: MemTotal $mt2 kB (was $mt0), $left kmem bytes left in /proc/iomem"
+	msg="after devdax: MemTotal $mt2 kB (was $mt0), $left"
+	ktap_test_fail "$msg kmem bytes left in /proc/iomem"
 fi
 
 nb2=$(node_online_blocks "$node")

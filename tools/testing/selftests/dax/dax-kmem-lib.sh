@@ -149,7 +149,8 @@ kmem_bind() {
 	if [ "$r" = "No such device" ]; then
 		r=$(dax_write "$KMEM_DRV/new_id" "$DAX")
 		# new_id hides the probe's error: bind again to see it.
-		[ "$r" = ok ] && [ "$(dax_driver)" != kmem ] && r=$(dax_write "$KMEM_DRV/bind" "$DAX")
+		[ "$r" = ok ] && [ "$(dax_driver)" != kmem ] &&
+			r=$(dax_write "$KMEM_DRV/bind" "$DAX")
 	fi
 	echo "$r"
 }
@@ -191,18 +192,21 @@ kmem_consistent() {
 	# when a failed add removed the reservation first) is a leftover too.
 	names=$(grep -c "System RAM (kmem)" /proc/iomem)
 	if [ "$names" != "$(kmem_ranges | wc -l)" ]; then
-		echo "driver $drv, state $st: $names 'System RAM (kmem)' in /proc/iomem, $(kmem_ranges | wc -l) under $DAX"
+		msg="driver $drv, state $st: $names 'System RAM (kmem)' in"
+		echo "$msg /proc/iomem, $(kmem_ranges | wc -l) under $DAX"
 		return
 	fi
 	case "$drv/$st" in
 	none/* | device_dax/* | kmem/unplugged)
 		[ "$kb" = 0 ] && [ "$res" = "$res0" ] && [ "$mt" = "$mt0" ] && return
-		echo "driver $drv, state $st: kmem bytes $kb, reservations $res (want $res0), MemTotal $mt kB (want $mt0)"
+		msg="driver $drv, state $st: kmem bytes $kb, reservations"
+		echo "$msg $res (want $res0), MemTotal $mt kB (want $mt0)"
 		;;
 	kmem/offline)
 		[ "$kb" = "$total" ] && [ "$on" = 0 ] && [ "$res" = $((res0 + 1)) ] &&
 			[ "$mt" = "$mt0" ] && return
-		echo "offline: kmem bytes $kb (want $total), $on blocks online, reservations $res, MemTotal $mt kB (want $mt0)"
+		msg="offline: kmem bytes $kb (want $total), $on blocks online,"
+		echo "$msg reservations $res, MemTotal $mt kB (want $mt0)"
 		;;
 	kmem/online | kmem/online_kernel | kmem/online_movable)
 		want=$((mt0 + total / 1024))
@@ -213,7 +217,8 @@ kmem_consistent() {
 		   { [ "$st" != online_kernel ] || [ "$zone" = Normal ]; }; then
 			return
 		fi
-		echo "$st: kmem bytes $kb (want $total), $on of ${#blocks[@]} blocks online, zone $zone, reservations $res, MemTotal $mt kB (want $want)"
+		msg="$st: kmem bytes $kb (want $total), $on of ${#blocks[@]} blocks online,"
+		echo "$msg zone $zone, reservations $res, MemTotal $mt kB (want $want)"
 		;;
 	*)
 		echo "driver $drv, state '$st'"
@@ -249,9 +254,12 @@ kmem_baseline() {
 	r=$(kmem_bind)
 	TOTAL=$(kmem_bytes)
 	if [ "$r" != ok ] || [ "$(kmem_state)" != offline ] || [ "$TOTAL" = 0 ]; then
-		ktap_exit_fail_msg "first bind of $DAX to kmem: $r, state $(kmem_state), $TOTAL bytes (auto_online_blocks $(cat "$MEM_BASE/auto_online_blocks"), want offline)"
+		msg="$r, state $(kmem_state), $TOTAL bytes"
+		msg+=" (auto_online_blocks $(cat "$MEM_BASE/auto_online_blocks"), want offline)"
+		ktap_exit_fail_msg "first bind of $DAX to kmem: $msg"
 	fi
-	ktap_print_msg "$DAX: $((TOTAL >> 20)) MiB added by kmem on node $(cat "$DAX_BASE/$DAX/target_node"); MemTotal $MT0 kB; $RES0 reservation(s) of its own"
+	msg="$DAX: $((TOTAL >> 20)) MiB added by kmem on node $(cat "$DAX_BASE/$DAX/target_node");"
+	ktap_print_msg "$msg MemTotal $MT0 kB; $RES0 reservation(s) of its own"
 	r=$(kmem_unbind)
 	[ "$r" = ok ] || ktap_exit_fail_msg "unbind after the first bind: $r"
 }
@@ -270,13 +278,15 @@ kmem_check() {
 kmem_reload_test() {
 	local r why
 	r=$(kmem_reload "$KMEM_MODULE")
-	if [ "$r" = ok ] && [ "$(dax_driver)" = none ] && [ -z "$(kmem_check "after reload")" ]; then
+	if [ "$r" = ok ] && [ "$(dax_driver)" = none ] &&
+	   [ -z "$(kmem_check "after reload")" ]; then
 		r=$(kmem_bind)
 		why=$(kmem_check "rebind")
 		[ "$r" = ok ] && [ -z "$why" ] && r=$(dax_write "$HP" unplugged)
 		[ "$r" = ok ] && [ -z "$why" ] && why=$(kmem_check "unplugged after rebind")
 		if [ "$r" = ok ] && [ -z "$why" ]; then
-			ktap_test_pass "unload and reload after $1: rmmod unbinds, rebind and unplug ok"
+			msg="unload and reload after $1: rmmod unbinds,"
+			ktap_test_pass "$msg rebind and unplug ok"
 			return
 		fi
 		r="rebind $r${why:+; $why}"
@@ -298,7 +308,8 @@ kmemleak_test() {
 			sed 's/^/# /' /sys/kernel/debug/kmemleak | head -60
 		fi
 	elif [ "$1" = 1 ]; then
-		ktap_test_fail "kmemleak check required, but this kernel has no /sys/kernel/debug/kmemleak"
+		msg="kmemleak check required, but this kernel has"
+		ktap_test_fail "$msg no /sys/kernel/debug/kmemleak"
 	else
 		ktap_test_skip "kmemleak check: this kernel has no kmemleak (CONFIG_DEBUG_KMEMLEAK)"
 	fi

@@ -53,9 +53,11 @@ kb=$(kmem_bytes)
 memmap=$(( ${#blocks[@]} * bs * 64 / 4096 ))
 mt1=$(memtotal_kb)
 if [ $((mt1 - mt0)) = $(((kb - memmap) / 1024)) ]; then
-	ktap_test_pass "MemTotal up by $(((mt1 - mt0) >> 10)) MiB: the $((kb >> 20)) MiB added less its $((memmap >> 20)) MiB memory map"
+	msg="MemTotal up by $(((mt1 - mt0) >> 10)) MiB: the $((kb >> 20)) MiB"
+	ktap_test_pass "$msg added less its $((memmap >> 20)) MiB memory map"
 else
-	ktap_test_fail "MemTotal up by $((mt1 - mt0)) kB; added $((kb / 1024)) kB, memory map $((memmap / 1024)) kB"
+	msg="MemTotal up by $((mt1 - mt0)) kB; added $((kb / 1024))"
+	ktap_test_fail "$msg kB, memory map $((memmap / 1024)) kB"
 fi
 
 out=$(daxctl reconfigure-device --mode=devdax -f "$DAX" 2>&1); rc=$?

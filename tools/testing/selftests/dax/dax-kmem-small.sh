@@ -58,7 +58,8 @@ fi
 if [ "$(memtotal_kb)" = "$mt0" ] && ! grep -qE " : $DAX\$" /proc/iomem; then
 	ktap_test_pass "nothing reserved or added: MemTotal $mt0 kB"
 else
-	ktap_test_fail "MemTotal $(memtotal_kb) kB (was $mt0), $DAX in /proc/iomem: $(grep -cE " : $DAX\$" /proc/iomem)"
+	msg="MemTotal $(memtotal_kb) kB (was $mt0), $DAX in /proc/iomem:"
+	ktap_test_fail "$msg $(grep -cE " : $DAX\$" /proc/iomem)"
 fi
 
 ktap_finished
