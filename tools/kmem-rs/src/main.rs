@@ -90,6 +90,8 @@ enum Cmd {
         #[arg(short, long)]
         driver: Vec<build::Driver>,
     },
+    /// What CI runs: `test` (every suite, both drivers), then `check`.
+    Ci,
     /// Check the series: fresh, applies, builds at every commit, checkpatch,
     /// clippy, rustfmt, rustdoc, htmldocs, send-email, config variants.
     Check {
@@ -186,7 +188,27 @@ fn real_main(cli: Cli) -> Result<()> {
             } else {
                 driver
             };
-            test::run(&ctx, &kernel, &filter, &drivers, started.elapsed())
+            let (_, failed) = test::run(&ctx, &kernel, &filter, &drivers, started.elapsed())?;
+            if failed > 0 {
+                anyhow::bail!("{failed} test(s) failed");
+            }
+            Ok(())
+        }
+        Cmd::Ci => {
+            let started = std::time::Instant::now();
+            let kernel = ensure_built(&ctx, false)?;
+            let all = build::Driver::ALL.to_vec();
+            let (tp, tf) = test::run(&ctx, &kernel, &[], &all, started.elapsed())?;
+            let (cp, cf) = check::run(&ctx, &[])?;
+            println!(
+                "# ci: suites {tp} passed, {tf} failed; series checks {cp} passed, {cf} failed ({:.0}s)",
+                started.elapsed().as_secs_f64()
+            );
+            println!("{} passed, {} failed", tp + cp, tf + cf);
+            if tf + cf > 0 {
+                anyhow::bail!("{} test(s) or check(s) failed", tf + cf);
+            }
+            Ok(())
         }
         Cmd::Check { filter, list } => {
             if list {
@@ -194,7 +216,11 @@ fn real_main(cli: Cli) -> Result<()> {
                 return Ok(());
             }
             setup::setup(&ctx, false)?;
-            check::run(&ctx, &filter)
+            let (_, failed) = check::run(&ctx, &filter)?;
+            if failed > 0 {
+                anyhow::bail!("{failed} check(s) failed");
+            }
+            Ok(())
         }
         Cmd::Patches { record } => {
             setup::setup(&ctx, false)?;
