@@ -400,15 +400,28 @@ fn htmldocs(ctx: &Ctx) -> Result<String> {
     let mut path = bin.into_os_string();
     path.push(":");
     path.push(std::env::var_os("PATH").unwrap_or_default());
+    // Documentation/Makefile uses RUSTDOC for a flag of its own: drop our
+    // RUSTDOC=/usr/bin/rustdoc from the make command line.
+    // From scratch: Sphinx repeats no warning for a page it does not rebuild.
+    let _ = fs::remove_dir_all(ctx.build_dir().join("Documentation/output"));
+    let mk = build::make(ctx, true);
+    let mut cmd = command(mk.get_program());
+    cmd.args(mk.get_args().filter(|a| !a.to_string_lossy().starts_with("RUSTDOC=")));
+    for (k, v) in mk.get_envs() {
+        if let Some(v) = v {
+            cmd.env(k, v);
+        }
+    }
     Step::new("make htmldocs SPHINXDIRS=driver-api/nvdimm", &log).run_ok(
-        build::make(ctx, true)
-            .args(["htmldocs", "SPHINXDIRS=driver-api/nvdimm"])
+        cmd.args(["htmldocs", "SPHINXDIRS=driver-api/nvdimm"])
             .env("PATH", path),
     )?;
     let text = fs::read_to_string(&log)?;
+    // Warnings about the documents (file.rst:LINE: WARNING: …); the build
+    // environment's own (no graphviz `dot`, say) are not the series'.
     let warnings: Vec<&str> = text
         .lines()
-        .filter(|l| l.contains("WARNING") || l.contains("ERROR"))
+        .filter(|l| (l.contains("WARNING") || l.contains("ERROR")) && l.contains(".rst"))
         .collect();
     if !warnings.is_empty() {
         bail!("{} Sphinx warning(s) (log {}):\n{}", warnings.len(), log.display(), warnings.join("\n"));

@@ -63,7 +63,7 @@ if [ "$(write_state unplugged)" != ok ]; then
 	exit "$KSFT_SKIP"
 fi
 mt0=$(memtotal_kb)
-ktap_set_plan 13
+ktap_set_plan 17
 
 expect "offline refused" 'offline\n' "$EINVAL" unplugged
 expect "newline only refused" '\n' "$EINVAL" unplugged
@@ -76,6 +76,11 @@ expect "online_movable again is a no-op" 'online_movable' ok online_movable
 expect "online while online_movable is busy" 'online\n' "$EBUSY" online_movable
 expect "garbage while online leaves it online" 'unplug\n' "$EINVAL" online_movable
 expect "unplug" 'unplugged\n' ok unplugged
+# The kernel zone: fresh memory nobody has allocated from yet unplugs again.
+expect "online_kernel" 'online_kernel\n' ok online_kernel
+expect "unplug from online_kernel" 'unplugged\n' ok unplugged
+expect "online (the default zone)" 'online\n' ok online
+expect "unplug from online" 'unplugged\n' ok unplugged
 
 if [ "$(memtotal_kb)" = "$mt0" ] && [ "$(kmem_bytes)" = 0 ]; then
 	ktap_test_pass "MemTotal back to $mt0 kB, nothing left in /proc/iomem"
