@@ -270,7 +270,12 @@ fn fill_cover_letter(series: &Series, cover: &Path) -> Result<()> {
     let (subject, blurb) = template
         .split_once("\n\n")
         .with_context(|| format!("{}: a subject, a blank line, the body", template_path.display()))?;
-    let blurb = blurb.replace("@TEST_MATRIX@", matrix.trim_end());
+    let bench = fs::read_to_string(series.dir.join("..").join(BENCH_MD))
+        .map(|md| bench_summary(&md))
+        .unwrap_or_else(|_| "(no benchmark run recorded)".to_string());
+    let blurb = blurb
+        .replace("@TEST_MATRIX@", matrix.trim_end())
+        .replace("@BENCH@", bench.trim_end());
     let text = fs::read_to_string(cover)?;
     if !text.contains("*** SUBJECT HERE ***") || !text.contains("*** BLURB HERE ***") {
         bail!("git format-patch wrote an unexpected cover letter template");
@@ -290,6 +295,75 @@ fn fill_cover_letter(series: &Series, cover: &Path) -> Result<()> {
         .collect();
     fs::write(cover, text)?;
     Ok(())
+}
+
+/// The benchmark report `cargo kmem bench` leaves, relative to tools/kmem-rs.
+const BENCH_MD: &str = "bench-results/bench.md";
+
+/// The cover letter's view of the last benchmark: the Rust/C ratios per
+/// size and operation, and the targets with their verdicts, as plain text.
+pub fn bench_summary(md: &str) -> String {
+    let cells = |l: &str| -> Vec<String> {
+        l.trim()
+            .trim_matches('|')
+            .split('|')
+            .map(|c| c.trim().replace("**", "").replace('`', ""))
+            .collect()
+    };
+    let section = |title: &str| -> Vec<Vec<String>> {
+        md.split("\n#### ")
+            .find(|s| s.starts_with(title))
+            .map(|s| {
+                s.lines()
+                    .filter(|l| l.starts_with('|') && !l.contains("---"))
+                    .skip(1)
+                    .map(cells)
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let ops = ["bind", "unplugged", "online_movable", "unbind"];
+    let mut out = format!(
+        "{:<8} {:<7} {:>8} {:>10} {:>15} {:>8}\n",
+        "size", "memmap", "bind", "unplug", "online_movable", "unbind"
+    );
+    let mut row: Option<(String, String, Vec<String>)> = None;
+    for c in section("Time per operation") {
+        let [size, memmap, op, _, _, ratio, ..] = &c[..] else {
+            continue;
+        };
+        let ratio = ratio.split_whitespace().next().unwrap_or("?").to_string();
+        if row.as_ref().is_some_and(|(s, m, _)| s != size || m != memmap) {
+            let (s, m, r) = row.take().unwrap_or_default();
+            out.push_str(&format!(
+                "{s:<8} {m:<7} {:>8} {:>10} {:>15} {:>8}\n",
+                r[0], r[1], r[2], r[3]
+            ));
+        }
+        let entry = row.get_or_insert_with(|| (size.clone(), memmap.clone(), vec!["?".into(); 4]));
+        // "unbind" contains "bind": match the longest names first.
+        let i = if op.starts_with("unbind") {
+            Some(3)
+        } else {
+            ops.iter().position(|o| op.contains(o))
+        };
+        if let Some(i) = i {
+            entry.2[i] = ratio;
+        }
+    }
+    if let Some((s, m, r)) = row {
+        out.push_str(&format!(
+            "{s:<8} {m:<7} {:>8} {:>10} {:>15} {:>8}\n",
+            r[0], r[1], r[2], r[3]
+        ));
+    }
+    out.push('\n');
+    for c in section("Targets") {
+        if let [target, measured, verdict, ..] = &c[..] {
+            out.push_str(&format!(" - {target}: {verdict}; {measured}\n"));
+        }
+    }
+    out
 }
 
 /// `2026-11-25T12:00:00+00:00` as a mail date, the way git writes it.
@@ -363,6 +437,21 @@ pub fn run(ctx: &Ctx, record: bool) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bench_summary_from_report() {
+        let md = "### x\n\n#### Time per operation\n\n| size | memmap_on_memory | operation | C ms | Rust ms | Rust/C | target |\n\
+                  | ---: | :---: | --- | ---: | ---: | ---: | :---: |\n\
+                  | 1 GiB | off | bind to kmem | 16 | 14 | 1.033 [0.48–2.95] | **missed** |\n\
+                  | 1 GiB | off | `state` → `unplugged` | 18 | 18 | 0.992 [0.6–1.6] | met |\n\
+                  | 1 GiB | off | `state` → `online_movable` | 11 | 9 | 0.978 [0.6–1.1] | met |\n\
+                  | 1 GiB | off | unbind (device unplugged) | 0.3 | 0.4 | 1.497 [0.7–1.6] | **missed** |\n\
+                  \n#### Targets (measured, not asserted)\n\n| target | measured | verdict |\n| --- | --- | :---: |\n\
+                  | DRAM ≤ 1% | worst 0.07% | met |\n";
+        let s = bench_summary(md);
+        assert!(s.contains("1 GiB    off        1.033      0.992           0.978    1.497"), "{s}");
+        assert!(s.contains(" - DRAM ≤ 1%: met; worst 0.07%"), "{s}");
+    }
 
     #[test]
     fn recipients_by_role() {
