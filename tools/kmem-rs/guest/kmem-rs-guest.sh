@@ -152,16 +152,34 @@ suite_daxctl_roundtrip() {
 	DAX_KMEM_TEST_DEV=$DAX bash "$SELFTESTS/dax/dax-kmem-daxctl.sh"
 }
 
+# lane_knobs -- export the count knobs the host put on the kernel command
+# line as kmem_rs.DAX_KMEM_*=N (tools/kmem-rs/src/lanes.rs), and say so.
+lane_knobs() {
+	local a args
+	read -ra args < /proc/cmdline
+	for a in "${args[@]}"; do
+		case "$a" in
+		kmem_rs.DAX_KMEM_[A-Z_]*=[0-9]*)
+			a=${a#kmem_rs.}
+			export "${a?}"
+			echo "# kmem-rs: $a (from the host)"
+			;;
+		esac
+	done
+}
+
 # The debug lane's suites (tools/kmem-rs/src/lanes.rs): full stress and
 # fault injection, with kmemleak required.
 suite_stress() {
 	prepare_or_bail
+	lane_knobs
 	DAX_KMEM_TEST_DEV=$DAX DAX_KMEM_TEST_MODULE=${KMEM_RS_MODULE:-} DAX_KMEM_TEST_KMEMLEAK=1 \
 		bash "$SELFTESTS/dax/dax-kmem-stress.sh"
 }
 
 suite_faults() {
 	prepare_or_bail
+	lane_knobs
 	DAX_KMEM_TEST_DEV=$DAX DAX_KMEM_TEST_MODULE=${KMEM_RS_MODULE:-} DAX_KMEM_TEST_KMEMLEAK=1 \
 		bash "$SELFTESTS/dax/dax-kmem-faults.sh"
 }

@@ -39,6 +39,40 @@ pub const DEBUG_SUITES: &[Suite] = &[
     },
 ];
 
+/// The stress and fault scripts' count knobs. Set in the host's environment
+/// (e.g. `DAX_KMEM_STRESS_CYCLES=20 cargo kmem test --variant debug`), they
+/// reach the lane's guests as `kmem_rs.NAME=VALUE` on the kernel command
+/// line (a dotted parameter the kernel leaves alone), which the guest
+/// script's suite exports. Unset, the scripts' defaults run: the issue's
+/// full counts. The TAP descriptions carry the counts that ran.
+pub const KNOBS: &[&str] = &[
+    "DAX_KMEM_STRESS_CYCLES",
+    "DAX_KMEM_STRESS_RACE_SECS",
+    "DAX_KMEM_STRESS_WRITES",
+    "DAX_KMEM_FAULT_DENSE",
+    "DAX_KMEM_FAULT_GROWTH",
+];
+
+/// The kernel command line for `suite`'s boot that carries the knobs set in
+/// the host's environment: nothing for the suites of other lanes.
+pub fn knob_args(suite: &str) -> Vec<String> {
+    knob_args_from(suite, |k| std::env::var(k).ok())
+}
+
+fn knob_args_from(suite: &str, get: impl Fn(&str) -> Option<String>) -> Vec<String> {
+    if !DEBUG_SUITES.iter().any(|s| s.name == suite) {
+        return Vec::new();
+    }
+    KNOBS
+        .iter()
+        .filter_map(|k| {
+            let v = get(k)?;
+            (!v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()))
+                .then(|| format!("kmem_rs.{k}={v}"))
+        })
+        .collect()
+}
+
 /// The suites `variant` adds to the common ones.
 pub fn extra_suites(variant: Option<&str>) -> &'static [Suite] {
     match variant {
@@ -79,10 +113,18 @@ pub fn rows(suite: &str, c: &[(String, bool)], rust: &[(String, bool)]) -> Vec<R
 
 /// The table, one line per row, each starting with "# ".
 pub fn render(rows: &[Row], reports: &[(String, String, String)]) -> String {
-    let w = rows.iter().map(|r| r.scenario.len()).max().unwrap_or(8).max(8);
+    let w = rows
+        .iter()
+        .map(|r| r.scenario.len())
+        .max()
+        .unwrap_or(8)
+        .max(8);
     let mut s = format!("# {:<w$}  {:>6}  {:>6}\n", "scenario", "C", "Rust");
     for r in rows {
-        s.push_str(&format!("# {:<w$}  {:>6}  {:>6}\n", r.scenario, r.c, r.rust));
+        s.push_str(&format!(
+            "# {:<w$}  {:>6}  {:>6}\n",
+            r.scenario, r.c, r.rust
+        ));
     }
     s.push_str("# kernel reports (KASAN, lockdep, kmemleak, WARN, BUG, Oops, panic, hang):\n");
     for (suite, c, rust) in reports {
@@ -123,6 +165,20 @@ mod tests {
     }
 
     #[test]
+    fn knobs_reach_lane_suites_only() {
+        let get = |k: &str| match k {
+            "DAX_KMEM_STRESS_CYCLES" => Some("20".to_string()),
+            "DAX_KMEM_STRESS_WRITES" => Some("1e4".to_string()),
+            _ => None,
+        };
+        assert_eq!(
+            knob_args_from("stress", get),
+            vec!["kmem_rs.DAX_KMEM_STRESS_CYCLES=20".to_string()]
+        );
+        assert!(knob_args_from("kmem-state", get).is_empty());
+    }
+
+    #[test]
     fn scenario_rows() {
         let c = vec![
             ("200 bind/unbind cycles: 0 leaks".to_string(), true),
@@ -134,10 +190,7 @@ mod tests {
         assert_eq!(rows[0].scenario, "stress 1: 200 bind/unbind cycles");
         assert_eq!((rows[0].c.as_str(), rows[0].rust.as_str()), ("ok", "FAIL"));
         assert_eq!(rows[1].rust, "-");
-        let t = render(
-            &rows,
-            &[("stress".into(), "none".into(), "1 KASAN".into())],
-        );
+        let t = render(&rows, &[("stress".into(), "none".into(), "1 KASAN".into())]);
         assert!(t.contains("stress 2: reload"));
         assert!(t.contains("Rust: 1 KASAN"));
         assert!(t.lines().all(|l| l.starts_with('#')));

@@ -301,7 +301,12 @@ fn run_one(
     let outcome = GuestRun {
         name: &name,
         out: out.clone(),
-        append: suite.append.iter().map(|s| s.to_string()).collect(),
+        append: suite
+            .append
+            .iter()
+            .map(|s| s.to_string())
+            .chain(crate::lanes::knob_args(suite.name))
+            .collect(),
         timeout: suite.timeout,
         follow: Some((&tap_name, &mut echo)),
         module: Some(kernel.kmem_module(driver.unwrap_or(Driver::Rust))),
