@@ -106,8 +106,13 @@ impl Ctx {
                 path.display(),
                 holder.trim()
             );
-            f.lock()
-                .with_context(|| format!("cannot lock {}", path.display()))?;
+            // Poll rather than block, so that Ctrl-C still stops us.
+            while f.try_lock().is_err() {
+                if crate::run::interrupted() {
+                    bail!("interrupted while waiting for {}", path.display());
+                }
+                std::thread::sleep(std::time::Duration::from_millis(500));
+            }
         }
         f.set_len(0)?;
         f.rewind()?;

@@ -34,6 +34,11 @@ extern "C" fn on_signal(_: libc::c_int) {
     INTERRUPTED.store(true, Ordering::SeqCst);
 }
 
+/// Whether Ctrl-C (SIGINT or SIGTERM) arrived.
+pub fn interrupted() -> bool {
+    INTERRUPTED.load(Ordering::SeqCst)
+}
+
 /// Children run in their own process group (so a hung VM can be killed
 /// whole), which also shields them from the terminal's Ctrl-C: catch it
 /// here and pass it on to the step that is running.
