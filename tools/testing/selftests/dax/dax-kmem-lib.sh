@@ -116,7 +116,7 @@ string_get_size() {
 	echo "$size$tmp ${units[i]}B"
 }
 
-# --- binding, state writes and consistency (stress and fault tests) -----------
+# --- binding, state writes and consistency -----------------------------------
 
 KMEM_DRV=/sys/bus/dax/drivers/kmem
 

@@ -16,17 +16,9 @@ DIR="$(dirname "$(readlink -f "$0")")"
 . "$DIR"/../kselftest/ktap_helpers.sh
 . "$DIR"/dax-kmem-lib.sh
 
-# write_state VALUE -- write VALUE (printf %b escapes) to state in one
-# write(2), as a program would (printf alone may split it at a newline);
-# print the error message of a failed write, or "ok".
+# write_state VALUE -- dax_write VALUE to the state attribute in one write(2).
 write_state() {
-	local err
-	if err=$(printf '%b' "$1" |
-		 dd of="$HP" bs=64k count=1 iflag=fullblock status=none 2>&1); then
-		echo ok
-	else
-		echo "${err##*: }"
-	fi
+	dax_write "$HP" "$1"
 }
 
 # expect NAME VALUE RESULT STATE -- the write of VALUE gives RESULT ("ok" or
