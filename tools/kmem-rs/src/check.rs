@@ -28,15 +28,33 @@ use crate::setup::BASE_TAG;
 /// The checks, in the order they run.
 pub const CHECKS: &[(&str, &str)] = &[
     ("fresh", "patches/ is what the sources generate"),
-    ("git-am", "git am of patches/ onto the base reproduces every commit"),
-    ("checkpatch", "scripts/checkpatch.pl --strict on every patch"),
-    ("bisect", "every commit builds with CLIPPY=1, no warning in series files"),
+    (
+        "git-am",
+        "git am of patches/ onto the base reproduces every commit",
+    ),
+    (
+        "checkpatch",
+        "scripts/checkpatch.pl --strict on every patch",
+    ),
+    (
+        "bisect",
+        "every commit builds with CLIPPY=1, no warning in series files",
+    ),
     ("rustfmt", "make rustfmtcheck"),
     ("rustdoc", "make rustdoc"),
-    ("htmldocs", "make htmldocs SPHINXDIRS=driver-api/nvdimm, no warning"),
+    (
+        "htmldocs",
+        "make htmldocs SPHINXDIRS=driver-api/nvdimm, no warning",
+    ),
     ("send-email", "git send-email to a local sendmail stand-in"),
-    ("nohotremove", "CONFIG_MEMORY_HOTREMOVE=n: rust/ and drivers/dax/ compile"),
-    ("norustdriver", "CONFIG_DEV_DAX_KMEM_RUST=n: the abstractions still compile"),
+    (
+        "nohotremove",
+        "CONFIG_MEMORY_HOTREMOVE=n: rust/ and drivers/dax/ compile",
+    ),
+    (
+        "norustdriver",
+        "CONFIG_DEV_DAX_KMEM_RUST=n: the abstractions still compile",
+    ),
 ];
 
 pub fn list() {
@@ -204,16 +222,25 @@ fn git_am(ctx: &Ctx, series: &Series, commits: &Commits) -> Result<String> {
     )?;
     let n = commits.commits.len();
     for (i, (id, subject)) in commits.commits.iter().enumerate() {
-        let want = stdout(git(&src).args(["rev-parse", &format!("{id}^{{tree}}")]), "git rev-parse")?;
+        let want = stdout(
+            git(&src).args(["rev-parse", &format!("{id}^{{tree}}")]),
+            "git rev-parse",
+        )?;
         let got = stdout(
             git(&wt).args(["rev-parse", &format!("HEAD~{}^{{tree}}", n - 1 - i)]),
             "git rev-parse",
         )?;
         if want != got {
-            bail!("after git am, patch {} ({subject}) gives tree {got}, the series {want}", i + 1);
+            bail!(
+                "after git am, patch {} ({subject}) gives tree {got}, the series {want}",
+                i + 1
+            );
         }
     }
-    let _ = git(&src).args(["worktree", "remove", "--force"]).arg(&wt).output();
+    let _ = git(&src)
+        .args(["worktree", "remove", "--force"])
+        .arg(&wt)
+        .output();
     Ok(format!("{n} patches applied; every tree matches"))
 }
 
@@ -244,10 +271,17 @@ fn checkpatch(ctx: &Ctx) -> Result<String> {
             .arg(&p)
             .output()?;
         let text = String::from_utf8_lossy(&out.stdout);
-        let name = p.file_name().unwrap_or_default().to_string_lossy().to_string();
+        let name = p
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .to_string();
         let stderr = String::from_utf8_lossy(&out.stderr);
         if !stderr.trim().is_empty() {
-            bail!("checkpatch.pl on {name} complained on stderr (a missing tool?):\n{}", stderr.trim());
+            bail!(
+                "checkpatch.pl on {name} complained on stderr (a missing tool?):\n{}",
+                stderr.trim()
+            );
         }
         match checkpatch_totals(&text) {
             Some((0, 0, c)) => checks += c,
@@ -364,12 +398,20 @@ fn bisect(ctx: &Ctx, commits: &Commits) -> Result<String> {
 /// A make target in the test build directory that must succeed quietly.
 fn make_target(ctx: &Ctx, what: &str, args: &[&str]) -> Result<String> {
     let log = ctx.log(what)?;
-    Step::new(&format!("make {}", args.join(" ")), &log)
-        .run_ok(build::make(ctx, true).arg(format!("-j{}", ctx.jobs)).args(args))?;
+    Step::new(&format!("make {}", args.join(" ")), &log).run_ok(
+        build::make(ctx, true)
+            .arg(format!("-j{}", ctx.jobs))
+            .args(args),
+    )?;
     let text = fs::read_to_string(&log)?;
     let warnings: Vec<&str> = text.lines().filter(|l| l.contains("warning")).collect();
     if !warnings.is_empty() {
-        bail!("{} warning(s) (log {}):\n{}", warnings.len(), log.display(), warnings.join("\n"));
+        bail!(
+            "{} warning(s) (log {}):\n{}",
+            warnings.len(),
+            log.display(),
+            warnings.join("\n")
+        );
     }
     Ok("clean".into())
 }
@@ -406,7 +448,10 @@ fn htmldocs(ctx: &Ctx) -> Result<String> {
     let _ = fs::remove_dir_all(ctx.build_dir().join("Documentation/output"));
     let mk = build::make(ctx, true);
     let mut cmd = command(mk.get_program());
-    cmd.args(mk.get_args().filter(|a| !a.to_string_lossy().starts_with("RUSTDOC=")));
+    cmd.args(
+        mk.get_args()
+            .filter(|a| !a.to_string_lossy().starts_with("RUSTDOC=")),
+    );
     for (k, v) in mk.get_envs() {
         if let Some(v) = v {
             cmd.env(k, v);
@@ -424,9 +469,16 @@ fn htmldocs(ctx: &Ctx) -> Result<String> {
         .filter(|l| (l.contains("WARNING") || l.contains("ERROR")) && l.contains(".rst"))
         .collect();
     if !warnings.is_empty() {
-        bail!("{} Sphinx warning(s) (log {}):\n{}", warnings.len(), log.display(), warnings.join("\n"));
+        bail!(
+            "{} Sphinx warning(s) (log {}):\n{}",
+            warnings.len(),
+            log.display(),
+            warnings.join("\n")
+        );
     }
-    let page = ctx.build_dir().join("Documentation/output/driver-api/nvdimm/kmem-rust.html");
+    let page = ctx
+        .build_dir()
+        .join("Documentation/output/driver-api/nvdimm/kmem-rust.html");
     if !page.is_file() {
         bail!("Sphinx made no {}", page.display());
     }
@@ -470,20 +522,32 @@ fn send_email(ctx: &Ctx) -> Result<String> {
             c.arg("--dry-run");
         }
         c.args(&files);
-        stdout(&mut c, "git send-email (is the git-email package installed?)")
+        stdout(
+            &mut c,
+            "git send-email (is the git-email package installed?)",
+        )
     };
     send(true)?;
     send(false)?;
     let mails = fs::read_dir(&dir)?.count();
     if mails != files.len() {
-        bail!("the sendmail stand-in got {mails} mails for {} patches", files.len());
+        bail!(
+            "the sendmail stand-in got {mails} mails for {} patches",
+            files.len()
+        );
     }
-    Ok(format!("--dry-run ok; {mails} mails delivered to the local stand-in"))
+    Ok(format!(
+        "--dry-run ok; {mails} mails delivered to the local stand-in"
+    ))
 }
 
 /// A config variant: configure, then compile rust/ and drivers/dax/.
 fn variant(ctx: &Ctx, name: &str) -> Result<String> {
-    let v = Ctx::new(Some(ctx.cache.clone()), Some(ctx.jobs), Some(name.to_string()))?;
+    let v = Ctx::new(
+        Some(ctx.cache.clone()),
+        Some(ctx.jobs),
+        Some(name.to_string()),
+    )?;
     fs::create_dir_all(v.build_dir())?;
     build::configure_tree(&v, false)?;
     let log = v.log(&format!("variant-{name}"))?;
@@ -500,9 +564,16 @@ fn variant(ctx: &Ctx, name: &str) -> Result<String> {
         .collect();
     let warnings = series_warnings(&text, &files);
     if !warnings.is_empty() {
-        bail!("warnings in series files (log {}):\n{}", log.display(), warnings.join("\n"));
+        bail!(
+            "warnings in series files (log {}):\n{}",
+            log.display(),
+            warnings.join("\n")
+        );
     }
-    Ok(format!("compiles, 0 warnings ({})", v.build_dir().display()))
+    Ok(format!(
+        "compiles, 0 warnings ({})",
+        v.build_dir().display()
+    ))
 }
 
 #[cfg(test)]
@@ -518,9 +589,11 @@ mod tests {
 
     #[test]
     fn warnings_in_series_files_only() {
-        let files: BTreeSet<String> =
-            ["drivers/dax/kmem_rs.rs".to_string(), "rust/helpers/memory_hotplug.c".to_string()]
-                .into();
+        let files: BTreeSet<String> = [
+            "drivers/dax/kmem_rs.rs".to_string(),
+            "rust/helpers/memory_hotplug.c".to_string(),
+        ]
+        .into();
         let log = "warning: unused variable: `x`\n  --> drivers/dax/kmem_rs.rs:10:9\n   |\n\
                    warning: this is base tree noise\n  --> rust/kernel/list.rs:3:1\n\
                    ../rust/helpers/memory_hotplug.c:5:2: warning: unused [-Wunused]\n";

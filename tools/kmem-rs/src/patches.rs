@@ -113,7 +113,11 @@ pub fn commit(ctx: &Ctx, series: &Series) -> Result<Commits> {
                 continue;
             }
             let blob = hash_object(ctx, content)?;
-            let mode = if mode & 0o111 != 0 { "100755" } else { "100644" };
+            let mode = if mode & 0o111 != 0 {
+                "100755"
+            } else {
+                "100644"
+            };
             let mut c = git(ctx);
             with_index(&mut c);
             output(
@@ -123,7 +127,10 @@ pub fn commit(ctx: &Ctx, series: &Series) -> Result<Commits> {
             )?;
         }
         if let Some(gone) = prev.keys().find(|p| !want.contains_key(*p)) {
-            bail!("patch {} drops {gone}, which an earlier patch added: patches only add", i + 1);
+            bail!(
+                "patch {} drops {gone}, which an earlier patch added: patches only add",
+                i + 1
+            );
         }
         let mut c = git(ctx);
         with_index(&mut c);
@@ -267,9 +274,12 @@ fn fill_cover_letter(series: &Series, cover: &Path) -> Result<()> {
             matrix_path.display()
         )
     })?;
-    let (subject, blurb) = template
-        .split_once("\n\n")
-        .with_context(|| format!("{}: a subject, a blank line, the body", template_path.display()))?;
+    let (subject, blurb) = template.split_once("\n\n").with_context(|| {
+        format!(
+            "{}: a subject, a blank line, the body",
+            template_path.display()
+        )
+    })?;
     let bench = fs::read_to_string(series.dir.join("..").join(BENCH_MD))
         .map(|md| bench_summary(&md))
         .unwrap_or_else(|_| "(no benchmark run recorded)".to_string());
@@ -333,7 +343,10 @@ pub fn bench_summary(md: &str) -> String {
             continue;
         };
         let ratio = ratio.split_whitespace().next().unwrap_or("?").to_string();
-        if row.as_ref().is_some_and(|(s, m, _)| s != size || m != memmap) {
+        if row
+            .as_ref()
+            .is_some_and(|(s, m, _)| s != size || m != memmap)
+        {
             let (s, m, r) = row.take().unwrap_or_default();
             out.push_str(&format!(
                 "{s:<8} {m:<7} {:>8} {:>10} {:>15} {:>8}\n",
@@ -449,7 +462,10 @@ mod tests {
                   \n#### Targets (measured, not asserted)\n\n| target | measured | verdict |\n| --- | --- | :---: |\n\
                   | DRAM ≤ 1% | worst 0.07% | met |\n";
         let s = bench_summary(md);
-        assert!(s.contains("1 GiB    off        1.033      0.992           0.978    1.497"), "{s}");
+        assert!(
+            s.contains("1 GiB    off        1.033      0.992           0.978    1.497"),
+            "{s}"
+        );
         assert!(s.contains(" - DRAM ≤ 1%: met; worst 0.07%"), "{s}");
     }
 

@@ -67,8 +67,8 @@ impl Series {
     pub fn load(repo: &Path) -> Result<Self> {
         let dir = repo.join(SERIES_DIR);
         let path = dir.join("series.toml");
-        let text = fs::read_to_string(&path)
-            .with_context(|| format!("cannot read {}", path.display()))?;
+        let text =
+            fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
         let mut s: Series =
             toml::from_str(&text).with_context(|| format!("{} is malformed", path.display()))?;
         s.dir = dir;
@@ -154,14 +154,20 @@ impl Series {
     /// The commit message of patch `i`: its file, then the Signed-off-by.
     pub fn message(&self, i: usize) -> Result<String> {
         let path = self.dir.join(&self.patches[i].message);
-        let text = fs::read_to_string(&path)
-            .with_context(|| format!("cannot read {}", path.display()))?;
+        let text =
+            fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
         let text = text.trim_end();
         let Some((subject, _)) = text.split_once("\n\n") else {
-            bail!("{}: a subject line, a blank line, then the body", path.display());
+            bail!(
+                "{}: a subject line, a blank line, then the body",
+                path.display()
+            );
         };
         if subject.contains('\n') || subject.len() > 75 {
-            bail!("{}: the subject must be one line of at most 75 characters", path.display());
+            bail!(
+                "{}: the subject must be one line of at most 75 characters",
+                path.display()
+            );
         }
         Ok(format!("{text}\n\nSigned-off-by: {}\n", self.identity))
     }
@@ -224,7 +230,9 @@ mod tests {
         assert_eq!(s.owner("b/y.rs"), Some(1));
         assert_eq!(s.owner("c"), None);
         assert!(s.check_covers(&["a/x.rs".into(), "z".into()]).is_err());
-        assert!(s.check_covers(&["a/x.rs".into(), "k.fragment".into()]).is_ok());
+        assert!(s
+            .check_covers(&["a/x.rs".into(), "k.fragment".into()])
+            .is_ok());
         let tagged = Fragment::parse("k.fragment", "## target: K\n## patch: two\nX\n").unwrap();
         assert_eq!(s.hunk_owner("k.fragment", &tagged.hunks[0]).unwrap(), 1);
         let untagged = Fragment::parse("k.fragment", "## target: K\nX\n").unwrap();

@@ -375,8 +375,14 @@ mod tests {
         assert_eq!(s[0].name, "mem-on-off");
         assert!(selected(&["nope".into()], &[]).is_err());
         let lane = crate::lanes::DEBUG_SUITES;
-        assert_eq!(selected(&[], lane).unwrap().len(), SUITES.len() + lane.len());
-        assert_eq!(selected(&["faults".into()], lane).unwrap()[0].name, "faults");
+        assert_eq!(
+            selected(&[], lane).unwrap().len(),
+            SUITES.len() + lane.len()
+        );
+        assert_eq!(
+            selected(&["faults".into()], lane).unwrap()[0].name,
+            "faults"
+        );
     }
 
     #[test]
