@@ -51,6 +51,7 @@ pub const KNOBS: &[&str] = &[
     "DAX_KMEM_STRESS_WRITES",
     "DAX_KMEM_FAULT_DENSE",
     "DAX_KMEM_FAULT_GROWTH",
+    "DAX_KMEM_FAULT_PARTS",
 ];
 
 /// The kernel command line for `suite`'s boot that carries the knobs set in

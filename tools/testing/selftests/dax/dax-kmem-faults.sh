@@ -23,6 +23,8 @@
 #   DAX_KMEM_TEST_MODULE=kmem.ko    the module to reload (default: modprobe)
 #   DAX_KMEM_TEST_KMEMLEAK=auto     1: must run; 0: not planned; auto: SKIP without
 #   DAX_KMEM_FAULT_DENSE=24, DAX_KMEM_FAULT_GROWTH=4
+#   DAX_KMEM_FAULT_PARTS=123        which parts run (1 fail-nth, 2 failslab and
+#                                   fail_page_alloc, 3 notifier errors), e.g. 3
 #
 # Needs CONFIG_FAULT_INJECTION_DEBUG_FS, CONFIG_FAILSLAB, CONFIG_FAIL_PAGE_ALLOC
 # and CONFIG_MEMORY_NOTIFIER_ERROR_INJECT; without them the whole test SKIPs.
@@ -38,6 +40,9 @@ KMEM_MODULE=${DAX_KMEM_TEST_MODULE:-}
 LEAK=${DAX_KMEM_TEST_KMEMLEAK:-auto}
 DENSE=${DAX_KMEM_FAULT_DENSE:-24}
 GROWTH=${DAX_KMEM_FAULT_GROWTH:-4}
+PARTS=${DAX_KMEM_FAULT_PARTS:-123}
+# part N -- true if part N runs.
+part() { [[ "$PARTS" == *"$1"* ]]; }
 DBG=/sys/kernel/debug
 NEI=$DBG/notifier-error-inject/memory/actions
 
@@ -65,7 +70,12 @@ done
 AUTO=$MEM_BASE/auto_online_blocks
 AUTO0=$(cat "$AUTO")
 
-plan=12
+plan=0
+for p in 1 2 3; do part $p && plan=$((plan + 4)); done
+if [ "$plan" = 0 ]; then
+	ktap_exit_fail_msg "DAX_KMEM_FAULT_PARTS=$PARTS names none of the parts 1, 2, 3"
+fi
+[ "$PARTS" = 123 ] || ktap_print_msg "only parts $PARTS of 123 run (DAX_KMEM_FAULT_PARTS)"
 [ "$LEAK" = 0 ] || plan=$((plan + 1))
 ktap_set_plan "$plan"
 kmem_baseline
@@ -78,6 +88,41 @@ for a in failslab fail_page_alloc; do
 	echo 0 > "$DBG/$a/probability"
 done
 echo 0 > "$DBG/fail_page_alloc/min-order"
+
+# WEDGED: set when an injected failure left $DAX unbindable (the retry
+# without injection failed too); later scenarios are then failed, not run.
+WEDGED=""
+
+# wedged_diag -- after such a failure: what the kernel still holds of the
+# device's range (memory blocks, /proc/iomem) and its last kernel messages.
+wedged_diag() {
+	local start size bs b
+	start=$(cat "$DAX_BASE/$DAX/resource" 2> /dev/null)
+	size=$(cat "$DAX_BASE/$DAX/size" 2> /dev/null)
+	bs=$(block_size)
+	if [ -n "$start" ] && [ -n "$size" ]; then
+		local blocks=""
+		for ((b = start / bs; b <= (start + size - 1) / bs; b++)); do
+			[ -e "$MEM_BASE/memory$b" ] &&
+				blocks+=" memory$b:$(cat "$MEM_BASE/memory$b/state")"
+		done
+		ktap_print_msg "range $start+$size: memory blocks left:${blocks:- none}"
+	fi
+	grep -n -i -e "$DAX" -e kmem /proc/iomem | sed 's/^/iomem: /' |
+		while IFS= read -r l; do ktap_print_msg "$l"; done
+	dmesg | grep -i -e kmem -e dax -e memory -e hotplug -e EEXIST -e duplicate |
+		tail -12 | while IFS= read -r l; do ktap_print_msg "dmesg: $l"; done
+}
+
+# usable NAME -- true if $DAX can be used; else (wedged, and still not
+# bindable) fail NAME's result without running it.
+usable() {
+	[ -z "$WEDGED" ] && return 0
+	[ "$(dax_driver)" = kmem ] || kmem_bind > /dev/null
+	[ "$(dax_driver)" = kmem ] && return 0
+	ktap_test_fail "$1: not run: $DAX cannot be bound since $WEDGED"
+	return 1
+}
 
 # --- the operations, their starting points and their recovery ----------------
 # start OP -- bring the device to where OP starts: probe: unbound;
@@ -145,6 +190,7 @@ failnth_sweep() {
 	local op=$1 n=1 points=0 injected=0 fails=0 first="" out res inj why
 	local -A results=()
 	local t0=$SECONDS
+	usable "fail-nth over $op" || return
 	while :; do
 		out=$(attempt "$op" failnth "$n")
 		read -r res inj <<< "$(head -1 <<< "$out")"
@@ -154,6 +200,13 @@ failnth_sweep() {
 			fails=$((fails + 1))
 			[ -n "$first" ] || first="n=$n: $res: $why"
 			ktap_print_msg "fail-nth $op n=$n: $res: $why"
+		fi
+		if [[ "$why" == "retry without injection"* ]] &&
+		   [ "$(dax_driver)" != kmem ]; then
+			WEDGED="fail-nth $op n=$n ($res)"
+			wedged_diag
+			ktap_print_msg "fail-nth $op: $DAX cannot be bound again; sweep stopped"
+			break
 		fi
 		[ "$inj" = injected ] || break
 		injected=$((injected + 1))
@@ -180,6 +233,7 @@ attr_sweep() {
 	local attr=$1 op=$2 d=$DBG/$1 points=0 fails=0 hit=0 first="" out res why i t s
 	local -A results=()
 	local t0=$SECONDS
+	usable "$attr over $op" || return
 	echo Y > "$d/task-filter"
 	echo 100 > "$d/probability"
 	for i in 1 7; do
@@ -199,6 +253,11 @@ attr_sweep() {
 					[ -n "$first" ] || first="interval $i times $t space $s: $res: $why"
 					ktap_print_msg "$attr $op interval $i times $t space $s: $res: $why"
 				fi
+				if [[ "$why" == "retry without injection"* ]] &&
+				   [ "$(dax_driver)" != kmem ] && [ -z "$WEDGED" ]; then
+					WEDGED="$attr $op interval $i times $t space $s ($res)"
+					wedged_diag
+				fi
 			done
 		done
 	done
@@ -217,48 +276,97 @@ attr_sweep() {
 start probe
 kmem_bind > /dev/null # the dax bus learns kmem's id: later binds report probe errors
 kmem_unbind > /dev/null
-failnth_sweep probe
-failnth_sweep online
-failnth_sweep unplug
-start online
-kmem_reload_test "fail-nth sweeps"
+if part 1; then
+	failnth_sweep probe
+	failnth_sweep online
+	failnth_sweep unplug
+	start online
+	kmem_reload_test "fail-nth sweeps"
+fi
 
 # --- 2. failslab, fail_page_alloc with task-filter ---------------------------------
-attr_sweep failslab probe "0 2048 65536"
-attr_sweep fail_page_alloc online "0 64 4096"
-attr_sweep failslab unplug "0 512 8192"
-start online
-kmem_reload_test "failslab and fail_page_alloc sweeps"
+if part 2; then
+	attr_sweep failslab probe "0 2048 65536"
+	attr_sweep fail_page_alloc online "0 64 4096"
+	attr_sweep failslab unplug "0 512 8192"
+	start online
+	kmem_reload_test "failslab and fail_page_alloc sweeps"
+fi
 
 # --- 3. memory notifier errors ----------------------------------------------------
-# notifier_case NAME ACTION ERRNO OP WANT -- with ACTION failing with ERRNO,
-# OP must fail and leave WANT (driver/state), consistent; then succeed.
+# A failed MEM_GOING_ONLINE does not fail kmem's add: add_memory_resource()
+# onlines the new blocks with online_memory_block() and ignores its error,
+# so kmem.c (the oracle) reports success and state online_movable while the
+# memory is added but offline. added_offline checks exactly that state; the
+# way out is unplug (which removes the offline blocks) and online again.
+
+# added_offline NAME -- "" if $DAX is bound with all of its memory added,
+# reserved once, and no block online; else why not.
+added_offline() {
+	local kb on res mt blocks
+	kb=$(kmem_bytes)
+	mt=$(memtotal_kb)
+	res=$(dax_reservations)
+	mapfile -t blocks < <(kmem_blocks)
+	on=$(count_online "${blocks[@]}")
+	[ "$(dax_driver)" = kmem ] && [ "$kb" = "$TOTAL" ] && [ "$on" = 0 ] &&
+		[ "$res" = $((RES0 + 1)) ] && [ "$mt" = "$MT0" ] && return
+	echo "$1: driver $(dax_driver), state $(kmem_state): kmem bytes $kb" \
+	     "(want $TOTAL), $on blocks online (want 0), reservations $res" \
+	     "(want $((RES0 + 1))), MemTotal $mt kB (want $MT0)"
+}
+
+# recover_added_offline -- unplug, then online_movable: "" if both succeed
+# and leave $DAX consistent, else why not.
+recover_added_offline() {
+	local r why
+	r=$(dax_write "$HP" unplugged)
+	why=$(kmem_check "unplugged")
+	[ "$r" = ok ] && [ -z "$why" ] || { echo "unplugged: $r $why"; return; }
+	r=$(dax_write "$HP" online_movable)
+	why=$(kmem_check "online_movable")
+	[ "$r" = ok ] && [ -z "$why" ] || echo "online_movable: $r $why"
+}
+
+# notifier_case NAME ACTION ERRNO OP RESULT WANT -- with ACTION failing with
+# ERRNO, OP must give RESULT (ok, or refused) and leave WANT: driver/state,
+# consistent, or "added-offline" (see added_offline); then, without the
+# error, the device must recover (OP again, or unplug and online).
 notifier_case() {
-	local r why st
+	local r why st got retry f v
+	usable "$1" || return
 	start "$4"
 	[ "$4" = probe ] && echo online_movable > "$AUTO"
 	echo "$3" > "$NEI/$2/error"
 	read -r f v <<< "$(target "$4")"
 	if [ "$4" = probe ]; then r=$(kmem_bind); else r=$(dax_write "$f" "$v"); fi
 	st="$(dax_driver)/$(kmem_state)"
-	why=$(kmem_check "$1")
-	echo 0 > "$NEI/$2/error"
-	local retry
-	retry=$(settle "$4")
-	echo "$AUTO0" > "$AUTO"
-	if [ "$r" != ok ] && [ "$st" = "$5" ] && [ -z "$why" ] && [ -z "$retry" ]; then
-		ktap_test_pass "$1: $2 error $3: refused with '$r', left $st, consistent; ok without the error"
+	if [ "$6" = added-offline ]; then
+		why=$(added_offline "$1")
+		[ -z "$why" ] && got=added-offline || got=$st
 	else
-		ktap_test_fail "$1: $2 error $3: '$r', left $st (want $5), ${why:-consistent}; retry: ${retry:-ok}"
+		why=$(kmem_check "$1")
+		got=$st
+	fi
+	echo 0 > "$NEI/$2/error"
+	if [ "$6" = added-offline ]; then retry=$(recover_added_offline); else retry=$(settle "$4"); fi
+	echo "$AUTO0" > "$AUTO"
+	local res=refused
+	[ "$r" = ok ] && res=ok
+	if [ "$res" = "$5" ] && [ "$got" = "$6" ] && [ -z "$why" ] && [ -z "$retry" ]; then
+		[ "$got" = "$st" ] || got="$got ($st)"
+		ktap_test_pass "$1: $2 error $3: '$r', left $got, consistent; recovered without the error"
+	else
+		ktap_test_fail "$1: $2 error $3: '$r' (want $5), left $got (want $6), ${why:-consistent}; recovery: ${retry:-ok}"
 	fi
 }
-notifier_case "notifier: online through state" MEM_GOING_ONLINE -12 online kmem/unplugged
-notifier_case "notifier: unplug" MEM_GOING_OFFLINE -16 unplug kmem/online_movable
-# Probe onlining the memory (auto_online_blocks=online_movable): what the
-# C driver leaves is the oracle; the result says it.
-notifier_case "notifier: online at probe" MEM_GOING_ONLINE -12 probe none/-
-start online
-kmem_reload_test "notifier errors"
+if part 3; then
+	notifier_case "notifier, online through state" MEM_GOING_ONLINE -12 online ok added-offline
+	notifier_case "notifier, unplug" MEM_GOING_OFFLINE -16 unplug refused kmem/online_movable
+	notifier_case "notifier, online at probe" MEM_GOING_ONLINE -12 probe ok added-offline
+	start online
+	kmem_reload_test "notifier errors"
+fi
 
 kmemleak_test "$LEAK" "all fault injection"
 ktap_finished
