@@ -169,11 +169,28 @@ fn build_c_oracle(ctx: &Ctx) -> Result<()> {
         }
     }
     let log = ctx.log("make-kmem-c")?;
+    // Kbuild does not rebuild an external module for every change of the
+    // kernel's .config (CONFIG_BUG, for one, changes the module's sections,
+    // and the stale kmem.ko then fails to load with "Invalid relocation
+    // target"): start from clean whenever the .config is not the one it was
+    // built against.
+    let config = fs::read(ctx.build_dir().join(".config"))?;
+    let stamp = ext.join(".kmem-rs-config.sha256");
+    let want = format!("{:x}\n", Sha256::digest(&config));
+    if fs::read_to_string(&stamp).ok().as_deref() != Some(want.as_str()) {
+        let _ = fs::remove_file(&stamp);
+        Step::new("make clean (C oracle: the kernel .config changed)", &log).run_ok(
+            make(ctx, true)
+                .arg(format!("M={}", ext.display()))
+                .arg("clean"),
+        )?;
+    }
     Step::new("make kmem.ko (C oracle, external module)", &log).run_ok(
         make(ctx, true)
             .arg(format!("M={}", ext.display()))
             .arg("modules"),
     )?;
+    fs::write(&stamp, want)?;
     Ok(())
 }
 
