@@ -178,7 +178,6 @@ fn build_c_oracle(ctx: &Ctx) -> Result<()> {
     let stamp = ext.join(".kmem-rs-config.sha256");
     let want = format!("{:x}\n", Sha256::digest(&config));
     if fs::read_to_string(&stamp).ok().as_deref() != Some(want.as_str()) {
-        let _ = fs::remove_file(&stamp);
         Step::new("make clean (C oracle: the kernel .config changed)", &log).run_ok(
             make(ctx, true)
                 .arg(format!("M={}", ext.display()))

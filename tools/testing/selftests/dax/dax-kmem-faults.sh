@@ -114,6 +114,15 @@ wedged_diag() {
 		tail -12 | while IFS= read -r l; do ktap_print_msg "dmesg: $l"; done
 }
 
+# wedged WHY WHAT -- true if WHY (from settle) says the retry without
+# injection failed and $DAX is left unbound: then WEDGED=WHAT, with the
+# diagnostics.
+wedged() {
+	[[ "$1" == "retry without injection"* ]] && [ "$(dax_driver)" != kmem ] || return 1
+	WEDGED=$2
+	wedged_diag
+}
+
 # usable NAME -- true if $DAX can be used; else (wedged, and still not
 # bindable) fail NAME's result without running it.
 usable() {
@@ -201,10 +210,7 @@ failnth_sweep() {
 			[ -n "$first" ] || first="n=$n: $res: $why"
 			ktap_print_msg "fail-nth $op n=$n: $res: $why"
 		fi
-		if [[ "$why" == "retry without injection"* ]] &&
-		   [ "$(dax_driver)" != kmem ]; then
-			WEDGED="fail-nth $op n=$n ($res)"
-			wedged_diag
+		if wedged "$why" "fail-nth $op n=$n ($res)"; then
 			ktap_print_msg "fail-nth $op: $DAX cannot be bound again; sweep stopped"
 			break
 		fi
@@ -253,11 +259,8 @@ attr_sweep() {
 					[ -n "$first" ] || first="interval $i times $t space $s: $res: $why"
 					ktap_print_msg "$attr $op interval $i times $t space $s: $res: $why"
 				fi
-				if [[ "$why" == "retry without injection"* ]] &&
-				   [ "$(dax_driver)" != kmem ] && [ -z "$WEDGED" ]; then
-					WEDGED="$attr $op interval $i times $t space $s ($res)"
-					wedged_diag
-				fi
+				[ -n "$WEDGED" ] ||
+					wedged "$why" "$attr $op interval $i times $t space $s ($res)"
 			done
 		done
 	done
@@ -301,19 +304,13 @@ fi
 # way out is unplug (which removes the offline blocks) and online again.
 
 # added_offline NAME -- "" if $DAX is bound with all of its memory added,
-# reserved once, and no block online; else why not.
+# reserved once, and no block online (what the offline state would be),
+# whatever its state attribute says; else why not.
 added_offline() {
-	local kb on res mt blocks
-	kb=$(kmem_bytes)
-	mt=$(memtotal_kb)
-	res=$(dax_reservations)
-	mapfile -t blocks < <(kmem_blocks)
-	on=$(count_online "${blocks[@]}")
-	[ "$(dax_driver)" = kmem ] && [ "$kb" = "$TOTAL" ] && [ "$on" = 0 ] &&
-		[ "$res" = $((RES0 + 1)) ] && [ "$mt" = "$MT0" ] && return
-	echo "$1: driver $(dax_driver), state $(kmem_state): kmem bytes $kb" \
-	     "(want $TOTAL), $on blocks online (want 0), reservations $res" \
-	     "(want $((RES0 + 1))), MemTotal $mt kB (want $MT0)"
+	local why
+	[ "$(dax_driver)" = kmem ] || { echo "$1: driver $(dax_driver), want kmem"; return; }
+	why=$(kmem_consistent "$MT0" "$RES0" "$TOTAL" offline)
+	[ -z "$why" ] || echo "$1: state $(kmem_state), not added and offline: $why"
 }
 
 # recover_added_offline -- unplug, then online_movable: "" if both succeed

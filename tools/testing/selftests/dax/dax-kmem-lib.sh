@@ -174,15 +174,16 @@ kmem_reload() {
 	echo ok
 }
 
-# kmem_consistent MT0 RES0 TOTAL -- check that the kernel's view of $DAX
-# matches its driver and state: MemTotal (MT0 kB unplugged), its
-# /proc/iomem reservations (RES0 unbound, one more while kmem holds the
-# memory: device_dax's is gone while unbound), its "System RAM (kmem)" bytes
-# (TOTAL when added) and memory blocks. Print "" when it does, else why not.
+# kmem_consistent MT0 RES0 TOTAL [STATE] -- check that the kernel's view of
+# $DAX matches its driver and state (or STATE, when given, instead of what
+# the state attribute says): MemTotal (MT0 kB unplugged), its /proc/iomem
+# reservations (RES0 unbound, one more while kmem holds the memory:
+# device_dax's is gone while unbound), its "System RAM (kmem)" bytes (TOTAL
+# when added) and memory blocks. Print "" when it does, else why not.
 kmem_consistent() {
 	local mt0=$1 res0=$2 total=$3 drv st kb mt res blocks on zone want names
 	drv=$(dax_driver)
-	st=$(kmem_state)
+	st=${4:-$(kmem_state)}
 	kb=$(kmem_bytes)
 	mt=$(memtotal_kb)
 	res=$(dax_reservations)
