@@ -8,22 +8,51 @@
 DAX_BASE=/sys/bus/dax/devices
 MEM_BASE=/sys/devices/system/memory
 
-memtotal_kb() { awk '/^MemTotal:/ {print $2}' /proc/meminfo; }
+# The readers below use bash builtins only: every fork costs a tenth of a
+# second or more on a debug kernel under emulation, and the stress tests
+# check the whole state after every step. Each has a form that sets a
+# variable (for callers in the same shell) and one that prints it.
 
-# dax_driver -- the driver daxX.Y is bound to (kmem, device_dax) or "none".
-dax_driver() {
-	local drv
-	drv=$(readlink "$DAX_BASE/$DAX/driver" 2>/dev/null) || { echo none; return; }
-	basename "$drv"
+# sysfs_read FILE -- set REPLY to the first line of FILE; fail (REPLY "")
+# when it cannot be read.
+sysfs_read() {
+	REPLY=""
+	[ -e "$1" ] && read -r REPLY 2> /dev/null < "$1"
 }
 
-# block_size -- the memory block size in bytes.
-block_size() { echo $((0x$(cat "$MEM_BASE/block_size_bytes"))); }
+# memtotal_get -- set MEMTOTAL to MemTotal in kB.
+memtotal_get() {
+	local k v rest
+	MEMTOTAL=""
+	while read -r k v rest; do
+		[ "$k" = MemTotal: ] && { MEMTOTAL=$v; return; }
+	done < /proc/meminfo
+}
+memtotal_kb() { memtotal_get; echo "$MEMTOTAL"; }
 
-# kmem_ranges -- "start end" (hex, inclusive) of every "System RAM (kmem)"
-# resource nested under the device's own resource in /proc/iomem.
-kmem_ranges() {
+# dax_driver_get -- set DRIVER to the driver $DAX is bound to (kmem,
+# device_dax) or "none"; dax_driver prints it.
+dax_driver_get() {
+	local d
+	DRIVER=none
+	for d in /sys/bus/dax/drivers/*; do
+		[ -e "$d/$DAX" ] && { DRIVER=${d##*/}; return; }
+	done
+}
+dax_driver() { dax_driver_get; echo "$DRIVER"; }
+
+# block_size -- the memory block size in bytes.
+block_size() { sysfs_read "$MEM_BASE/block_size_bytes"; echo $((0x$REPLY)); }
+
+# iomem_scan -- one pass over /proc/iomem for $DAX: KMEM_RANGES, each
+# "start end" (hex, inclusive) of a "System RAM (kmem)" resource nested
+# under the device's own resource; KMEM_NAMES, the "System RAM (kmem)"
+# resources anywhere; DAX_RES, the resources named after the device.
+iomem_scan() {
 	local line ind name range inside=0 pind=0
+	KMEM_RANGES=()
+	KMEM_NAMES=0
+	DAX_RES=0
 	while IFS= read -r line; do
 		ind=${line%%[! ]*}
 		ind=${#ind}
@@ -33,50 +62,69 @@ kmem_ranges() {
 		if [ "$inside" = 1 ] && [ "$ind" -le "$pind" ]; then
 			inside=0
 		fi
-		if [ "$inside" = 1 ] && [ "$name" = "System RAM (kmem)" ]; then
-			echo "${range%-*} ${range#*-}"
+		if [ "$name" = "System RAM (kmem)" ]; then
+			KMEM_NAMES=$((KMEM_NAMES + 1))
+			[ "$inside" = 1 ] && KMEM_RANGES+=("${range%-*} ${range#*-}")
 		fi
 		if [ "$name" = "$DAX" ]; then
+			DAX_RES=$((DAX_RES + 1))
 			inside=1
 			pind=$ind
 		fi
 	done < /proc/iomem
 }
 
+# kmem_ranges -- KMEM_RANGES, a line each.
+kmem_ranges() {
+	iomem_scan
+	((${#KMEM_RANGES[@]} == 0)) || printf '%s\n' "${KMEM_RANGES[@]}"
+}
+
 # kmem_bytes -- total size of the device's "System RAM (kmem)" ranges.
-kmem_bytes() {
-	local s e total=0
-	while read -r s e; do
-		total=$((total + 0x$e - 0x$s + 1))
-	done < <(kmem_ranges)
-	echo "$total"
-}
-
-# kmem_blocks -- the memoryN blocks that back the device's kmem ranges.
-kmem_blocks() {
-	local s e i bs
-	bs=$(block_size)
-	while read -r s e; do
-		for ((i = 0x$s / bs; i <= 0x$e / bs; i++)); do
-			echo "memory$i"
-		done
-	done < <(kmem_ranges)
-}
-
-# count_online BLOCK... -- how many of the given memoryN blocks are online.
-count_online() {
-	local b n=0
-	for b in "$@"; do
-		[ "$(cat "$MEM_BASE/$b/state" 2>/dev/null)" = online ] && n=$((n + 1))
+kmem_bytes_get() {
+	local r
+	KMEM_BYTES=0
+	for r in "${KMEM_RANGES[@]}"; do
+		KMEM_BYTES=$((KMEM_BYTES + 0x${r#* } - 0x${r% *} + 1))
 	done
-	echo "$n"
 }
+kmem_bytes() { iomem_scan; kmem_bytes_get; echo "$KMEM_BYTES"; }
+
+# kmem_blocks -- the memoryN blocks that back the device's kmem ranges
+# (KMEM_BLOCKS, from the last iomem_scan).
+kmem_blocks_get() {
+	local r i bs
+	KMEM_BLOCKS=()
+	sysfs_read "$MEM_BASE/block_size_bytes"
+	bs=$((0x$REPLY))
+	for r in "${KMEM_RANGES[@]}"; do
+		for ((i = 0x${r% *} / bs; i <= 0x${r#* } / bs; i++)); do
+			KMEM_BLOCKS+=("memory$i")
+		done
+	done
+}
+kmem_blocks() {
+	iomem_scan
+	kmem_blocks_get
+	((${#KMEM_BLOCKS[@]} == 0)) || printf '%s\n' "${KMEM_BLOCKS[@]}"
+}
+
+# count_online BLOCK... -- how many of the given memoryN blocks are online
+# (ONLINE).
+count_online_get() {
+	local b
+	ONLINE=0
+	for b in "$@"; do
+		sysfs_read "$MEM_BASE/$b/state" && [ "$REPLY" = online ] && ONLINE=$((ONLINE + 1))
+	done
+}
+count_online() { count_online_get "$@"; echo "$ONLINE"; }
 
 # node_online_blocks NODE -- online memory blocks of a NUMA node.
 node_online_blocks() {
 	local m blocks=()
 	for m in /sys/devices/system/node/node"$1"/memory[0-9]*; do
-		[ -e "$m" ] && blocks+=("$(basename "$m")")
+		[ -e "$m" ] && blocks+=("${m##*/}")
 	done
 	count_online "${blocks[@]}"
 }
@@ -134,11 +182,15 @@ dax_write() {
 }
 
 # kmem_state -- the device's kmem state attribute, or "-" without one.
-kmem_state() { cat "$DAX_BASE/$DAX/state" 2>/dev/null || echo -; }
+kmem_state_get() {
+	STATE=-
+	sysfs_read "$DAX_BASE/$DAX/state" && STATE=$REPLY
+}
+kmem_state() { kmem_state_get; echo "$STATE"; }
 
 # dax_reservations -- how many /proc/iomem resources carry the device's name
 # (its own, plus kmem's block-aligned reservation while kmem holds one).
-dax_reservations() { grep -cE " : $DAX\$" /proc/iomem; }
+dax_reservations() { iomem_scan; echo "$DAX_RES"; }
 
 # kmem_bind -- bind $DAX to kmem through sysfs; print "ok" or the error.
 # The dax bus matches kmem to a pmem device only by id: the first bind after
@@ -149,7 +201,8 @@ kmem_bind() {
 	if [ "$r" = "No such device" ]; then
 		r=$(dax_write "$KMEM_DRV/new_id" "$DAX")
 		# new_id hides the probe's error: bind again to see it.
-		[ "$r" = ok ] && [ "$(dax_driver)" != kmem ] &&
+		dax_driver_get
+		[ "$r" = ok ] && [ "$DRIVER" != kmem ] &&
 			r=$(dax_write "$KMEM_DRV/bind" "$DAX")
 	fi
 	echo "$r"
@@ -179,39 +232,48 @@ kmem_reload() {
 # the state attribute says): MemTotal (MT0 kB unplugged), its /proc/iomem
 # reservations (RES0 unbound, one more while kmem holds the memory:
 # device_dax's is gone while unbound), its "System RAM (kmem)" bytes (TOTAL
-# when added) and memory blocks. Print "" when it does, else why not.
-kmem_consistent() {
-	local mt0=$1 res0=$2 total=$3 drv st kb mt res blocks on zone want names
-	drv=$(dax_driver)
-	st=${4:-$(kmem_state)}
-	kb=$(kmem_bytes)
-	mt=$(memtotal_kb)
-	res=$(dax_reservations)
-	mapfile -t blocks < <(kmem_blocks)
-	on=$(count_online "${blocks[@]}")
+# when added) and memory blocks. kmem_consistent_get sets WHY to "" when it
+# does, else to why not; kmem_consistent prints WHY.
+kmem_consistent_get() {
+	local mt0=$1 res0=$2 total=$3 drv st kb mt res blocks on zone want msg
+	WHY=""
+	dax_driver_get
+	drv=$DRIVER
+	kmem_state_get
+	st=${4:-$STATE}
+	iomem_scan
+	kmem_bytes_get
+	kb=$KMEM_BYTES
+	memtotal_get
+	mt=$MEMTOTAL
+	res=$DAX_RES
+	kmem_blocks_get
+	blocks=("${KMEM_BLOCKS[@]}")
+	count_online_get "${blocks[@]}"
+	on=$ONLINE
 	# A "System RAM (kmem)" outside the device's reservation (re-parented
 	# when a failed add removed the reservation first) is a leftover too.
-	names=$(grep -c "System RAM (kmem)" /proc/iomem)
-	if [ "$names" != "$(kmem_ranges | wc -l)" ]; then
-		msg="driver $drv, state $st: $names 'System RAM (kmem)' in"
-		echo "$msg /proc/iomem, $(kmem_ranges | wc -l) under $DAX"
+	if [ "$KMEM_NAMES" != "${#KMEM_RANGES[@]}" ]; then
+		msg="driver $drv, state $st: $KMEM_NAMES 'System RAM (kmem)' in"
+		WHY="$msg /proc/iomem, ${#KMEM_RANGES[@]} under $DAX"
 		return
 	fi
 	case "$drv/$st" in
 	none/* | device_dax/* | kmem/unplugged)
 		[ "$kb" = 0 ] && [ "$res" = "$res0" ] && [ "$mt" = "$mt0" ] && return
 		msg="driver $drv, state $st: kmem bytes $kb, reservations"
-		echo "$msg $res (want $res0), MemTotal $mt kB (want $mt0)"
+		WHY="$msg $res (want $res0), MemTotal $mt kB (want $mt0)"
 		;;
 	kmem/offline)
 		[ "$kb" = "$total" ] && [ "$on" = 0 ] && [ "$res" = $((res0 + 1)) ] &&
 			[ "$mt" = "$mt0" ] && return
 		msg="offline: kmem bytes $kb (want $total), $on blocks online,"
-		echo "$msg reservations $res, MemTotal $mt kB (want $mt0)"
+		WHY="$msg reservations $res, MemTotal $mt kB (want $mt0)"
 		;;
 	kmem/online | kmem/online_kernel | kmem/online_movable)
 		want=$((mt0 + total / 1024))
-		zone=$(cat "$MEM_BASE/${blocks[0]:-none}/valid_zones" 2>/dev/null)
+		sysfs_read "$MEM_BASE/${blocks[0]:-none}/valid_zones"
+		zone=$REPLY
 		if [ "$kb" = "$total" ] && [ "$on" = "${#blocks[@]}" ] && [ "$on" -gt 0 ] &&
 		   [ "$res" = $((res0 + 1)) ] && [ "$mt" = "$want" ] &&
 		   { [ "$st" != online_movable ] || [ "$zone" = Movable ]; } &&
@@ -219,12 +281,16 @@ kmem_consistent() {
 			return
 		fi
 		msg="$st: kmem bytes $kb (want $total), $on of ${#blocks[@]} blocks online,"
-		echo "$msg zone $zone, reservations $res, MemTotal $mt kB (want $want)"
+		WHY="$msg zone $zone, reservations $res, MemTotal $mt kB (want $want)"
 		;;
 	*)
-		echo "driver $drv, state '$st'"
+		WHY="driver $drv, state '$st'"
 		;;
 	esac
+}
+kmem_consistent() {
+	kmem_consistent_get "$@"
+	[ -z "$WHY" ] || echo "$WHY"
 }
 
 # kmemleak_scan -- scan for leaks twice (a new object is reported only by a
@@ -266,11 +332,12 @@ kmem_baseline() {
 }
 
 # kmem_check WHAT -- kmem_consistent against the baseline: nothing when
-# consistent, else "WHAT: why".
+# consistent, else "WHAT: why". kmem_check_get sets WHY to the why only, in
+# the caller's shell.
+kmem_check_get() { kmem_consistent_get "$MT0" "$RES0" "$TOTAL"; }
 kmem_check() {
-	local why
-	why=$(kmem_consistent "$MT0" "$RES0" "$TOTAL")
-	[ -z "$why" ] || echo "$1: $why"
+	kmem_check_get
+	[ -z "$WHY" ] || echo "$1: $WHY"
 }
 
 # kmem_reload_test NAME -- the KTAP result of a scenario's closing unload and

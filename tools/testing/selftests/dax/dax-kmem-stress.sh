@@ -87,21 +87,25 @@ for ((i = 1; i <= CYCLES; i++)); do
 		want=offline
 	fi
 	r=$(kmem_bind)
-	if [ "$r" != ok ] || [ "$(kmem_state)" != "$want" ]; then
-		why="cycle $i: bind $r, state $(kmem_state) (want $want)"
+	kmem_state_get
+	if [ "$r" != ok ] || [ "$STATE" != "$want" ]; then
+		why="cycle $i: bind $r, state $STATE (want $want)"
 	else
-		why=$(kmem_check "cycle $i bound")
+		kmem_check_get
+		why=${WHY:+cycle $i bound: $WHY}
 	fi
 	# Never unbind while online: that leaves the memory stuck until reboot.
-	if [ "$(kmem_state)" != offline ] && [ "$(kmem_state)" != - ]; then
+	kmem_state_get
+	if [ "$STATE" != offline ] && [ "$STATE" != - ]; then
 		r=$(dax_write "$HP" unplugged)
 		[ -n "$why" ] || [ "$r" = ok ] || why="cycle $i: unplugged: $r"
 	fi
-	if [ "$(dax_driver)" = kmem ]; then
+	dax_driver_get
+	if [ "$DRIVER" = kmem ]; then
 		r=$(kmem_unbind)
 		[ -n "$why" ] || [ "$r" = ok ] || why="cycle $i: unbind: $r"
 	fi
-	[ -n "$why" ] || why=$(kmem_check "cycle $i unbound")
+	[ -n "$why" ] || { kmem_check_get; why=${WHY:+cycle $i unbound: $WHY}; }
 	if [ -n "$why" ]; then
 		fails=$((fails + 1))
 		[ -n "$first" ] || first=$why
@@ -126,7 +130,7 @@ for ((i = 0; i < CYCLES; i++)); do
 	r=$(dax_write "$HP" "$t")
 	why=""
 	[ "$r" = ok ] || why="cycle $((i + 1)): $t: $r"
-	[ -n "$why" ] || why=$(kmem_check "cycle $((i + 1)) $t")
+	[ -n "$why" ] || { kmem_check_get; why=${WHY:+cycle $((i + 1)) $t: $WHY}; }
 	# Kernel allocations may land in ZONE_NORMAL blocks and hold them for a
 	# moment: a busy unplug after online/online_kernel is retried, and counted.
 	for try in 1 2 3 4; do
@@ -138,7 +142,7 @@ for ((i = 0; i < CYCLES; i++)); do
 		sleep 1
 	done
 	[ -n "$why" ] || [ "$r" = ok ] || why="cycle $((i + 1)): unplugged after $t: $r"
-	[ -n "$why" ] || why=$(kmem_check "cycle $((i + 1)) unplugged")
+	[ -n "$why" ] || { kmem_check_get; why=${WHY:+cycle $((i + 1)) unplugged: $WHY}; }
 	if [ -n "$why" ]; then
 		fails=$((fails + 1))
 		[ -n "$first" ] || first=$why
