@@ -674,13 +674,20 @@ unreferenced object 0xff1100000db79700 (size 64):
         assert_eq!(r[0].expected, Some(ADD_PAGES_EXPECTED));
         assert!(failing(&r).is_empty());
         // The same WARN without an injected failure before it fails.
-        let plain: String = ADD_PAGES.lines().skip(2).map(|l| format!("{l}\n")).collect();
+        let plain: String = ADD_PAGES
+            .lines()
+            .skip(2)
+            .map(|l| format!("{l}\n"))
+            .collect();
         let r = scan_text(&plain, "console.log");
         assert_eq!(r.len(), 1);
         assert_eq!(r[0].expected, None);
         assert_eq!(failing(&r).len(), 1);
         // Another WARN after an injected failure fails too.
-        let other = ADD_PAGES.replace("arch/x86/mm/init_64.c:973 at add_pages", "mm/sparse.c:9 at x");
+        let other = ADD_PAGES.replace(
+            "arch/x86/mm/init_64.c:973 at add_pages",
+            "mm/sparse.c:9 at x",
+        );
         assert_eq!(failing(&scan_text(&other, "console.log")).len(), 1);
     }
 
@@ -692,7 +699,10 @@ unreferenced object 0xff1100000db79700 (size 64):
         fs::write(dir.join("dmesg.txt"), ADD_PAGES).unwrap();
         let (msgs, sum) = check_run(&dir);
         assert!(msgs.is_empty(), "{msgs:?}");
-        assert_eq!(sum, "none; 1 expected WARN (x86 add_pages under fault injection)");
+        assert_eq!(
+            sum,
+            "none; 1 expected WARN (x86 add_pages under fault injection)"
+        );
         let saved = fs::read_to_string(dir.join("reports.txt")).unwrap();
         assert!(saved.contains("=== WARN (expected: x86 add_pages() warns"));
         fs::remove_dir_all(&dir).unwrap();
