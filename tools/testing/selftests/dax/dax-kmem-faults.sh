@@ -156,12 +156,43 @@ target() {
 	esac
 }
 
+# added_offline NAME -- "" if $DAX is bound with all of its memory added,
+# reserved once, and no block online (what the offline state would be),
+# whatever its state attribute says; else why not.
+added_offline() {
+	local why
+	[ "$(dax_driver)" = kmem ] || { echo "$1: driver $(dax_driver), want kmem"; return; }
+	why=$(kmem_consistent "$MT0" "$RES0" "$TOTAL" offline)
+	[ -z "$why" ] || echo "$1: state $(kmem_state), not added and offline: $why"
+}
+
+# recover_added_offline -- unplug, then online_movable: "" if both succeed
+# and leave $DAX consistent, else why not.
+recover_added_offline() {
+	local r why
+	r=$(dax_write "$HP" unplugged)
+	why=$(kmem_check "unplugged")
+	[ "$r" = ok ] && [ -z "$why" ] || { echo "unplugged: $r $why"; return; }
+	r=$(dax_write "$HP" online_movable)
+	why=$(kmem_check "online_movable")
+	[ "$r" = ok ] && [ -z "$why" ] || echo "online_movable: $r $why"
+}
+
 # settle OP -- after an injected attempt: is the device consistent, and does
 # the operation succeed without injection when the attempt failed? Nothing
 # when so, else why not.
 settle() {
 	local why r
 	why=$(kmem_check "$1 after injection")
+	# A block that failed to go online stays offline and the write still
+	# succeeds (see part 3): "#partial" when that is all, and unplug and
+	# online recover.
+	if [ -n "$why" ] && [ "$1" = online ] && [ "$(dax_driver)" = kmem ] &&
+	   [ -z "$(kmem_consistent "$MT0" "$RES0" "$TOTAL" partial)" ]; then
+		why=$(recover_added_offline)
+		echo "${why:+partial online, then }${why:-#partial}"
+		return
+	fi
 	[ -z "$why" ] || { echo "$why"; return; }
 	case "$1/$(dax_driver)/$(kmem_state)" in
 	probe/kmem/offline | online/kmem/online_movable | unplug/kmem/unplugged)
@@ -204,6 +235,7 @@ failnth_sweep() {
 		out=$(attempt "$op" failnth "$n")
 		read -r res inj <<< "$(head -1 <<< "$out")"
 		why=$(tail -n +2 <<< "$out")
+		[ "$why" = "#partial" ] && { why=""; res+="(partial)"; }
 		points=$((points + 1))
 		if [ -n "$why" ]; then
 			fails=$((fails + 1))
@@ -251,6 +283,7 @@ attr_sweep() {
 				out=$(attempt "$op" filtered)
 				res=$(head -1 <<< "$out" | cut -d' ' -f1)
 				why=$(tail -n +2 <<< "$out")
+				[ "$why" = "#partial" ] && { why=""; res+="(partial)"; }
 				points=$((points + 1))
 				[ "$(cat "$d/times")" -lt "$t" ] && hit=$((hit + 1))
 				results[$res]=$((${results[$res]:-0} + 1))
@@ -331,28 +364,6 @@ if part 1 || part 2; then sweeps_end; fi
 # so kmem.c (the oracle) reports success and state online_movable while the
 # memory is added but offline. added_offline checks exactly that state; the
 # way out is unplug (which removes the offline blocks) and online again.
-
-# added_offline NAME -- "" if $DAX is bound with all of its memory added,
-# reserved once, and no block online (what the offline state would be),
-# whatever its state attribute says; else why not.
-added_offline() {
-	local why
-	[ "$(dax_driver)" = kmem ] || { echo "$1: driver $(dax_driver), want kmem"; return; }
-	why=$(kmem_consistent "$MT0" "$RES0" "$TOTAL" offline)
-	[ -z "$why" ] || echo "$1: state $(kmem_state), not added and offline: $why"
-}
-
-# recover_added_offline -- unplug, then online_movable: "" if both succeed
-# and leave $DAX consistent, else why not.
-recover_added_offline() {
-	local r why
-	r=$(dax_write "$HP" unplugged)
-	why=$(kmem_check "unplugged")
-	[ "$r" = ok ] && [ -z "$why" ] || { echo "unplugged: $r $why"; return; }
-	r=$(dax_write "$HP" online_movable)
-	why=$(kmem_check "online_movable")
-	[ "$r" = ok ] && [ -z "$why" ] || echo "online_movable: $r $why"
-}
 
 # notifier_case NAME ACTION ERRNO OP RESULT WANT -- with ACTION failing with
 # ERRNO, OP must give RESULT (ok, or refused) and leave WANT: driver/state,

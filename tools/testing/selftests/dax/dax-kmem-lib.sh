@@ -232,7 +232,9 @@ kmem_reload() {
 # the state attribute says): MemTotal (MT0 kB unplugged), its /proc/iomem
 # reservations (RES0 unbound, one more while kmem holds the memory:
 # device_dax's is gone while unbound), its "System RAM (kmem)" bytes (TOTAL
-# when added) and memory blocks. kmem_consistent_get sets WHY to "" when it
+# when added) and memory blocks. STATE "partial" is what a failure to online
+# some of the blocks leaves (the core ignores it): all added and reserved,
+# not every block online, MemTotal counting the online ones. kmem_consistent_get sets WHY to "" when it
 # does, else to why not; kmem_consistent prints WHY.
 kmem_consistent_get() {
 	local mt0=$1 res0=$2 total=$3 drv st kb mt res blocks on zone want msg
@@ -282,6 +284,14 @@ kmem_consistent_get() {
 		fi
 		msg="$st: kmem bytes $kb (want $total), $on of ${#blocks[@]} blocks online,"
 		WHY="$msg zone $zone, reservations $res, MemTotal $mt kB (want $want)"
+		;;
+	kmem/partial)
+		sysfs_read "$MEM_BASE/block_size_bytes"
+		want=$((mt0 + on * 0x$REPLY / 1024))
+		[ "$kb" = "$total" ] && [ "$on" -lt "${#blocks[@]}" ] &&
+			[ "$res" = $((res0 + 1)) ] && [ "$mt" = "$want" ] && return
+		msg="partial: kmem bytes $kb (want $total), $on of ${#blocks[@]} blocks online,"
+		WHY="$msg reservations $res, MemTotal $mt kB (want $want)"
 		;;
 	*)
 		WHY="driver $drv, state '$st'"
