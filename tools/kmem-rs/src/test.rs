@@ -107,6 +107,8 @@ fn selected(filters: &[String], extra: &'static [Suite]) -> Result<Vec<&'static 
 
 /// One suite's run on one driver.
 struct Outcome {
+    /// The kmem driver it ran on; `None` for a driver-independent suite.
+    driver: Option<Driver>,
     tally: tap::Tally,
     /// Pass (true) or not, test by test, to compare the drivers.
     results: Vec<bool>,
@@ -257,23 +259,31 @@ fn record_matrix(
 
 /// The lane's scenario table (its own suites, test by test, C and Rust) and
 /// the kernel reports of every run; without lane suites, the reports only.
+/// A driver that did not run shows "-" in the table and "not run" in the
+/// reports; a driver-independent suite's reports fill both columns.
 fn lane_table(ctx: &Ctx, table: &[(&str, Vec<Outcome>)]) -> String {
+    const NOT_RUN: &str = "not run";
     let extra = crate::lanes::extra_suites(ctx.variant.as_deref());
     let mut rows = Vec::new();
     let mut reports = Vec::new();
     for (name, outcomes) in table {
-        match &outcomes[..] {
-            [c, r] => {
-                if extra.iter().any(|s| s.name == *name) {
-                    rows.extend(crate::lanes::rows(name, &c.tests, &r.tests));
-                }
-                reports.push((name.to_string(), c.reports.clone(), r.reports.clone()));
+        if let [o] = &outcomes[..] {
+            if o.driver.is_none() {
+                reports.push((name.to_string(), o.reports.clone(), o.reports.clone()));
+                continue;
             }
-            [o] => reports.push((name.to_string(), o.reports.clone(), o.reports.clone())),
-            _ => {}
         }
+        let of = |d| outcomes.iter().find(|o| o.driver == Some(d));
+        let (c, r) = (of(Driver::C), of(Driver::Rust));
+        if extra.iter().any(|s| s.name == *name) {
+            let tests = |o: Option<&Outcome>| o.map(|o| o.tests.clone()).unwrap_or_default();
+            rows.extend(crate::lanes::rows(name, &tests(c), &tests(r)));
+        }
+        let rep = |o: Option<&Outcome>| o.map_or(NOT_RUN.to_string(), |o| o.reports.clone());
+        reports.push((name.to_string(), rep(c), rep(r)));
     }
-    if rows.is_empty() && reports.iter().all(|(_, c, r)| c == "none" && r == "none") {
+    let quiet = |s: &str| s == "none" || s == NOT_RUN;
+    if rows.is_empty() && reports.iter().all(|(_, c, r)| quiet(c) && quiet(r)) {
         return "# kernel reports (KASAN, lockdep, kmemleak, WARN, BUG, Oops, panic, hang): none\n"
             .into();
     }
@@ -347,6 +357,7 @@ fn run_one(
         }
     }
     Ok(Outcome {
+        driver,
         results: report
             .tests
             .iter()

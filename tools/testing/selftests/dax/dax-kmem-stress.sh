@@ -273,7 +273,10 @@ corpus() {
 	local n nfail
 	n=$(grep -c '^PASS\|^FAIL' <<< "$out")
 	nfail=$(grep -c '^FAIL' <<< "$out")
-	if [ "$rc" = 0 ] && [ "$n" -gt 0 ] && [ "$nfail" = 0 ]; then
+	if [ "$rc" = 0 ] && [ "$n" = 1 ] && [ "$nfail" = 0 ]; then
+		# one check over many writes: its own summary says what ran
+		ktap_test_pass "$name: $(sed -n 's/^PASS [^:]*: //p' <<< "$out")"
+	elif [ "$rc" = 0 ] && [ "$n" -gt 0 ] && [ "$nfail" = 0 ]; then
 		ktap_test_pass "$name: $n check(s), every result and state as kmem.c's parsing predicts"
 	else
 		ktap_test_fail "$name: $nfail of $n check(s) failed (helper rc $rc)"
