@@ -234,8 +234,9 @@ kmem_reload() {
 # device_dax's is gone while unbound), its "System RAM (kmem)" bytes (TOTAL
 # when added) and memory blocks. STATE "partial" is what a failure to online
 # some of the blocks leaves (the core ignores it): all added and reserved,
-# not every block online, MemTotal counting the online ones. kmem_consistent_get sets WHY to "" when it
-# does, else to why not; kmem_consistent prints WHY.
+# not every block online, MemTotal counting the online ones.
+# kmem_consistent_get sets WHY to "" when it does, else to why not;
+# kmem_consistent prints WHY.
 kmem_consistent_get() {
 	local mt0=$1 res0=$2 total=$3 drv st kb mt res blocks on zone want msg
 	WHY=""
