@@ -19,8 +19,9 @@
 //! allocated, and the driver core then clears the only pointer to it.
 //! [`kmemc_stuck_unbind`] recognises exactly that: every object the guest's
 //! final `kmemleak.txt` lists was allocated directly by
-//! `dev_dax_kmem_probe` in the `kmem` module, and kmem.c logged at least as
-//! many stuck unbinds. Then the run's kmemleak reports are listed as
+//! `dev_dax_kmem_probe` in the `kmem` module (or, after `rmmod kmem`, by a
+//! single bare module address that `dax_bus_probe` called), and kmem.c
+//! logged at least as many stuck unbinds. Then the run's kmemleak reports are listed as
 //! expected and do not fail it; any other object, or an object without such
 //! an unbind, fails the run as before. The Rust driver has no function of
 //! that name, so nothing of it is ever excused.
@@ -305,9 +306,25 @@ fn kmemleak_objects(list: &str) -> Vec<Vec<&str>> {
     objs
 }
 
+/// The lowest address of x86-64's module area: a frame there that kmemleak
+/// prints as a bare address belongs to a module unloaded since.
+const MODULES_VADDR: u64 = 0xffff_ffff_a000_0000;
+
+/// Whether a backtrace frame is a bare address in the module area.
+fn unloaded_module_frame(f: &str) -> bool {
+    f.strip_prefix("0x")
+        .filter(|h| h.len() == 16)
+        .and_then(|h| u64::from_str_radix(h, 16).ok())
+        .is_some_and(|a| a >= MODULES_VADDR)
+}
+
 /// Whether a kmemleak object was allocated by kmem.c's probe: the first
 /// backtrace frame outside the allocator is `dev_dax_kmem_probe` of the
-/// `kmem` module.
+/// `kmem` module; or, once the module is unloaded (kmemleak then prints
+/// the bare address), a single module frame called by `dax_bus_probe`:
+/// kmem.c's probe allocates directly, while every allocation of the Rust
+/// driver's probe goes through several frames of the module and the
+/// kernel crate.
 fn from_kmemc_probe(obj: &[&str]) -> bool {
     let Some(bt) = obj.iter().position(|l| l.starts_with("backtrace")) else {
         return false;
@@ -324,10 +341,12 @@ fn from_kmemc_probe(obj: &[&str]) -> bool {
         .iter()
         .any(|p| f.starts_with(p))
     };
-    obj[bt + 1..]
-        .iter()
-        .find(|f| !alloc(f))
-        .is_some_and(|f| f.starts_with(KMEMC_PROBE_FRAME) && f.ends_with("[kmem]"))
+    let Some(i) = obj[bt + 1..].iter().position(|f| !alloc(f)) else {
+        return false;
+    };
+    let (f, caller) = (obj[bt + 1 + i], obj.get(bt + 2 + i));
+    (f.starts_with(KMEMC_PROBE_FRAME) && f.ends_with("[kmem]"))
+        || (unloaded_module_frame(f) && caller.is_some_and(|c| c.starts_with("dax_bus_probe+")))
 }
 
 /// Whether every object of the run's final kmemleak listing (`list`) is
@@ -603,6 +622,36 @@ unreferenced object 0xff1100000db79700 (size 64):
     dev_dax_kmem_probe+0x2a0/0x660 [kmem]
 ";
     const STUCK: &str = "[  339.354611] kmem dax0.0: Hotplug regions stuck online until reboot\n";
+    /// kmem.c's leak after `rmmod kmem`: the probe frame is a bare address.
+    const KMEMC_LEAK_UNLOADED: &str = "\
+unreferenced object 0xff1100000962af00 (size 192):
+  comm \"daxctl\", pid 71, jiffies 4294904157
+  backtrace (crc d1030752):
+    __kmalloc_noprof+0x2ce/0x5d0
+    0xffffffffa00002d0
+    dax_bus_probe+0xde/0x180
+    really_probe+0x205/0x4e0
+";
+
+    #[test]
+    fn kmemc_leak_after_unload() {
+        assert_eq!(
+            kmemc_stuck_unbind(KMEMC_LEAK_UNLOADED, &[STUCK]),
+            Some(Ok(1))
+        );
+        // A bare address that dax_bus_probe did not call, or one outside the
+        // module area, is not kmem.c's probe.
+        let deeper = KMEMC_LEAK_UNLOADED.replace(
+            "    dax_bus_probe",
+            "    0xffffffffa0001000\n    dax_bus_probe",
+        );
+        assert!(matches!(
+            kmemc_stuck_unbind(&deeper, &[STUCK]),
+            Some(Err(_))
+        ));
+        let core = KMEMC_LEAK_UNLOADED.replace("0xffffffffa00002d0", "0xffffffff81000000");
+        assert!(matches!(kmemc_stuck_unbind(&core, &[STUCK]), Some(Err(_))));
+    }
 
     #[test]
     fn kmemc_stuck_unbind_leak_only() {
