@@ -21,10 +21,11 @@
 //! final `kmemleak.txt` lists was allocated directly by
 //! `dev_dax_kmem_probe` in the `kmem` module (or, after `rmmod kmem`, by a
 //! single bare module address that `dax_bus_probe` called), and kmem.c
-//! logged at least as many stuck unbinds. Then the run's kmemleak reports are listed as
-//! expected and do not fail it; any other object, or an object without such
-//! an unbind, fails the run as before. The Rust driver has no function of
-//! that name, so nothing of it is ever excused.
+//! logged at least as many stuck unbinds. Then the run's kmemleak reports
+//! are listed as expected and do not fail it; any other object, or an
+//! object without such an unbind, fails the run as before. The Rust driver
+//! has no function of that name, and its probe allocates through several
+//! frames of the module and the kernel crate, so nothing of it is excused.
 //!
 //! One WARN is the core's answer to fault injection, not a fault of either
 //! driver: x86's `add_pages()` does `WARN_ON_ONCE()` on any error of
