@@ -129,7 +129,7 @@ pub fn render(rows: &[Row], reports: &[(String, String, String)]) -> String {
     }
     s.push_str("# kernel reports (KASAN, lockdep, kmemleak, WARN, BUG, Oops, panic, hang):\n");
     for (suite, c, rust) in reports {
-        s.push_str(&format!("#   {suite:<20} C: {c:<24} Rust: {rust}\n"));
+        s.push_str(&format!("#   {suite:<22} C: {c:<24} Rust: {rust}\n"));
     }
     s
 }

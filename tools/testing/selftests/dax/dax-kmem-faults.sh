@@ -213,16 +213,20 @@ settle() {
 # filtered (the debugfs attributes are set). Prints "result injected|clean"
 # and, on a new line, why the device is not consistent (if it is not).
 attempt() {
-	local f v out
+	local f v res inj why
 	start "$1"
 	read -r f v <<< "$(target "$1")"
 	if [ "$2" = failnth ]; then
-		out=$("$PYTHON" "$HELPER" failnth "$f" "$v" "$3")
+		read -r res inj <<< "$("$PYTHON" "$HELPER" failnth "$f" "$v" "$3")"
 	else
-		out="$("$PYTHON" "$HELPER" filtered "$f" "$v") -"
+		res=$("$PYTHON" "$HELPER" filtered "$f" "$v")
+		inj=-
 	fi
-	echo "$out"
-	settle "$1"
+	why=$(settle "$1")
+	# Some blocks stayed offline, consistently: a result, not a failure.
+	[ "$why" = "#partial" ] && { why=""; res+="(partial)"; }
+	echo "$res $inj"
+	[ -z "$why" ] || echo "$why"
 }
 
 # failnth_sweep OP -- the fail-nth sweep over OP, as one KTAP result.
@@ -235,7 +239,6 @@ failnth_sweep() {
 		out=$(attempt "$op" failnth "$n")
 		read -r res inj <<< "$(head -1 <<< "$out")"
 		why=$(tail -n +2 <<< "$out")
-		[ "$why" = "#partial" ] && { why=""; res+="(partial)"; }
 		points=$((points + 1))
 		if [ -n "$why" ]; then
 			fails=$((fails + 1))
@@ -283,7 +286,6 @@ attr_sweep() {
 				out=$(attempt "$op" filtered)
 				res=$(head -1 <<< "$out" | cut -d' ' -f1)
 				why=$(tail -n +2 <<< "$out")
-				[ "$why" = "#partial" ] && { why=""; res+="(partial)"; }
 				points=$((points + 1))
 				[ "$(cat "$d/times")" -lt "$t" ] && hit=$((hit + 1))
 				results[$res]=$((${results[$res]:-0} + 1))

@@ -267,11 +267,15 @@ kmem_consistent_get() {
 		msg="driver $drv, state $st: kmem bytes $kb, reservations"
 		WHY="$msg $res (want $res0), MemTotal $mt kB (want $mt0)"
 		;;
-	kmem/offline)
-		[ "$kb" = "$total" ] && [ "$on" = 0 ] && [ "$res" = $((res0 + 1)) ] &&
-			[ "$mt" = "$mt0" ] && return
-		msg="offline: kmem bytes $kb (want $total), $on blocks online,"
-		WHY="$msg reservations $res, MemTotal $mt kB (want $mt0)"
+	kmem/offline | kmem/partial)
+		# Offline is the partial case with no block online.
+		sysfs_read "$MEM_BASE/block_size_bytes"
+		want=$((mt0 + on * 0x$REPLY / 1024))
+		[ "$kb" = "$total" ] && [ "$on" -lt "${#blocks[@]}" ] &&
+			{ [ "$st" = partial ] || [ "$on" = 0 ]; } &&
+			[ "$res" = $((res0 + 1)) ] && [ "$mt" = "$want" ] && return
+		msg="$st: kmem bytes $kb (want $total), $on of ${#blocks[@]} blocks online,"
+		WHY="$msg reservations $res, MemTotal $mt kB (want $want)"
 		;;
 	kmem/online | kmem/online_kernel | kmem/online_movable)
 		want=$((mt0 + total / 1024))
@@ -285,14 +289,6 @@ kmem_consistent_get() {
 		fi
 		msg="$st: kmem bytes $kb (want $total), $on of ${#blocks[@]} blocks online,"
 		WHY="$msg zone $zone, reservations $res, MemTotal $mt kB (want $want)"
-		;;
-	kmem/partial)
-		sysfs_read "$MEM_BASE/block_size_bytes"
-		want=$((mt0 + on * 0x$REPLY / 1024))
-		[ "$kb" = "$total" ] && [ "$on" -lt "${#blocks[@]}" ] &&
-			[ "$res" = $((res0 + 1)) ] && [ "$mt" = "$want" ] && return
-		msg="partial: kmem bytes $kb (want $total), $on of ${#blocks[@]} blocks online,"
-		WHY="$msg reservations $res, MemTotal $mt kB (want $want)"
 		;;
 	*)
 		WHY="driver $drv, state '$st'"
