@@ -9,30 +9,35 @@
 use kernel::{
     dax,
     device::{
+        attribute::AttributeOperations,
         Bound,
-        Core, //
+        Core,
+        Device, //
     },
-    fmt,
+    io::resource::SystemRamRegion,
     memory_hotplug::{
         self as mhp,
         AddOptions,
         AddedMemory,
         BlockRange,
         MemoryGroup,
-        MemoryTypes,
         NodeMemoryType,
-        OnlineType,
-        SystemRamRegion, //
+        OnlineType, //
     },
     new_mutex,
     page::PAGE_SIZE,
     prelude::*,
+    str::{
+        sysfs_streq,
+        BinarySize,
+        Formatter, //
+    },
     sync::Mutex, //
 };
 
 /// Default abstract distance assigned to the NUMA node onlined by kmem if the low level
 /// platform driver didn't initialize one for this NUMA node.
-const DEFAULT_DAX_ADISTANCE: i32 = mhp::ADISTANCE_DRAM * 5;
+const DEFAULT_DAX_ADISTANCE: c_int = mhp::ADISTANCE_DRAM * 5;
 
 /// Memory resource name used for `__add_memory_driver_managed()`.
 const KMEM_NAME: &CStr = c"System RAM (kmem)";
@@ -48,8 +53,8 @@ enum State {
 
 impl State {
     /// Parses a `state` write. "offline" is refused: it is not useful and creates races.
-    fn parse(input: &[u8]) -> Result<Self> {
-        if mhp::sysfs_streq(input, b"unplugged") {
+    fn parse(input: &CStr) -> Result<Self> {
+        if sysfs_streq(input, c"unplugged") {
             return Ok(Self::Unplugged);
         }
         match OnlineType::from_sysfs(input)? {
@@ -58,95 +63,228 @@ impl State {
         }
     }
 
-    fn as_str(self) -> &'static str {
+    fn name(self) -> &'static CStr {
         match self {
-            Self::Unplugged => "unplugged",
-            Self::Plugged(t) => t.as_str(),
-        }
-    }
-
-    fn is_online(self) -> bool {
-        matches!(self, Self::Plugged(t) if t.is_online())
-    }
-}
-
-/// `%#llx`: like `{:#x}`, but plain `0` for zero.
-struct Hex(u64);
-
-impl fmt::Display for Hex {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.0 == 0 {
-            f.write_str("0")
-        } else {
-            write!(f, "{:#x}", self.0)
+            Self::Unplugged => c"unplugged",
+            Self::Plugged(online) => online.name(),
         }
     }
 }
 
-/// A size as `string_get_size(size, 1, STRING_UNITS_2, ...)` prints it, e.g. "94.0 MiB".
-struct HumanSize(u64);
+/// One range of the device (`mappingN`), in the state kmem holds it.
+enum Range {
+    /// No whole memory block fits: never used.
+    TooSmall,
+    /// Aligned to memory blocks; nothing held.
+    Free(BlockRange),
+    /// Reserved in /proc/iomem under the device name, not added.
+    Reserved(BlockRange, SystemRamRegion),
+    /// Reserved and added as System RAM; the memory is in [`Hotplug::added`].
+    Added(BlockRange, SystemRamRegion),
+}
 
-impl fmt::Display for HumanSize {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        const UNITS: [&str; 9] = ["", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei", "Zi", "Yi"];
-        const ROUNDING: [u64; 3] = [500, 50, 5];
-        let (mut size, mut i, mut remainder) = (self.0, 0usize, 0u64);
-        let mut digits = 0;
-        if size != 0 {
-            while size >> 32 != 0 {
-                size /= 1024;
-                i += 1;
-            }
-            while size >= 1024 {
-                remainder = size % 1024;
-                size /= 1024;
-                i += 1;
-            }
-            let mut sf_cap = size;
-            while sf_cap * 10 < 1000 {
-                sf_cap *= 10;
-                digits += 1;
-            }
-            remainder = ((remainder * 1000) >> 10) + ROUNDING[digits];
-            if remainder >= 1000 {
-                remainder -= 1000;
-                size += 1;
-            }
+impl Range {
+    /// Drops the reservation, if any. Region is permanently reserved if hotremove fails.
+    fn release(&mut self) {
+        if let Self::Reserved(range, _) | Self::Added(range, _) = *self {
+            *self = Self::Free(range);
         }
-        write!(f, "{size}")?;
-        if digits > 0 {
-            let all = [remainder / 100, remainder / 10 % 10, remainder % 10];
-            f.write_str(".")?;
-            for d in &all[..digits] {
-                write!(f, "{d}")?;
-            }
+    }
+
+    /// Keeps the reservation, if any, until reboot.
+    fn leak_until_reboot(&mut self) {
+        if let Self::Reserved(_, res) | Self::Added(_, res) = core::mem::replace(self, Self::TooSmall)
+        {
+            res.leak_until_reboot();
         }
-        write!(f, " {}B", UNITS.get(i).copied().unwrap_or("UNK"))
     }
 }
 
-/// One range of the device (range N is `slots[N]`), and what kmem holds of it.
-///
-/// The fields drop in order: added memory before the reservation that holds it.
-struct Slot {
-    /// The range aligned to memory blocks, or `None` if it is too small.
-    range: Option<BlockRange>,
-    /// The memory added from the range.
-    mem: Option<AddedMemory>,
-    /// The reservation in /proc/iomem, named after the device.
-    res: Option<SystemRamRegion>,
-}
-
-/// The hotplug state of a device, changed only with the lock held.
-///
-/// The fields drop in order, undoing probe in reverse: the ranges, then the memory group,
-/// then the node's memory type.
-struct Inner {
+/// The hotplug state of a bound device. The fields drop in order, undoing probe: the added
+/// memory, the reservations, the memory group, the node's memory type.
+struct Hotplug {
     state: State,
-    slots: KVec<Slot>,
-    /// `None` once leaked because memory stayed online.
+    /// Added memory, in range order, as `offline_and_remove()` takes it.
+    added: KVec<AddedMemory>,
+    ranges: KVec<Range>,
+    memmap_on_memory: bool,
+    /// `None` once kept until reboot.
     group: Option<MemoryGroup>,
     node_type: Option<NodeMemoryType>,
+}
+
+impl Hotplug {
+    /// Checks and aligns the device's ranges, and takes the node's memory type and a group.
+    fn new(dev: &dax::Device<Core<'_>>) -> Result<Self> {
+        // Ensure good NUMA information for the persistent memory. Without this check, there
+        // is a risk that slow memory could be mixed in a node with faster memory, causing
+        // unavoidable performance issues.
+        let Some(node) = dev.target_node() else {
+            let raw = dev.raw_target_node();
+            dev_warn!(dev, "rejecting DAX region with invalid node: {}\n", raw);
+            return Err(EINVAL);
+        };
+        let adist = mhp::calc_adistance(node, DEFAULT_DAX_ADISTANCE);
+
+        let mut ranges = KVec::new();
+        let (mut total_len, mut orig_len) = (0, 0);
+        for (i, orig) in dev.ranges().enumerate() {
+            orig_len += orig.end() - orig.start() + 1;
+            let range = match BlockRange::new(&orig) {
+                Some(r) => {
+                    total_len += r.len();
+                    Range::Free(r)
+                }
+                None => {
+                    let (start, end) = (orig.start(), orig.end());
+                    dev_info!(dev, "mapping{i}: {start:#x}-{end:#x} too small after alignment\n");
+                    Range::TooSmall
+                }
+            };
+            ranges.push(range, GFP_KERNEL)?;
+        }
+
+        if total_len == 0 {
+            dev_warn!(dev, "rejecting DAX region without any memory after alignment\n");
+            return Err(EINVAL);
+        } else if total_len != orig_len {
+            let lost = BinarySize::new(orig_len - total_len);
+            dev_warn!(dev, "DAX region truncated by {lost} due to alignment\n");
+        }
+
+        let node_type = NodeMemoryType::init(node, adist)?;
+        let pages = usize::try_from(total_len.div_ceil(PAGE_SIZE as u64))?;
+        Ok(Self {
+            state: State::Unplugged,
+            added: KVec::with_capacity(ranges.len(), GFP_KERNEL)?,
+            ranges,
+            memmap_on_memory: dev.memmap_on_memory(),
+            group: Some(MemoryGroup::register_static(node, pages)?),
+            node_type: Some(node_type),
+        })
+    }
+
+    /// Reserves every free range (best effort). Fails with [`EBUSY`] only if the first
+    /// reservation it tries fails.
+    fn init_resources(&mut self, dev: &Device<Bound>) -> Result {
+        let mut mapped = 0;
+        for (i, r) in self.ranges.iter_mut().enumerate() {
+            let Range::Free(range) = *r else { continue };
+            match SystemRamRegion::request(range.start(), range.len(), dev.name())? {
+                Some(res) => {
+                    *r = Range::Reserved(range, res);
+                    mapped += 1;
+                }
+                None => {
+                    let (start, end) = (range.start(), range.end());
+                    dev_warn!(dev, "mapping{i}: {start:#x}-{end:#x} could not reserve region\n");
+                    // Once some memory has been onlined we can't assume that it can be
+                    // un-onlined safely.
+                    if mapped == 0 {
+                        return Err(EBUSY);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Adds every reserved range, onlined as `online`. A range that fails is released, and
+    /// the call fails only if it was the first. Reservation conflicts leave a range free:
+    /// those systems online partially.
+    fn do_hotplug(&mut self, dev: &Device<Bound>, online: OnlineType) -> Result {
+        let group = self.group.as_ref().ok_or(EINVAL)?;
+        let options = AddOptions {
+            memmap_on_memory: self.memmap_on_memory,
+        };
+        for (i, r) in self.ranges.iter_mut().enumerate() {
+            let Range::Reserved(range, _) = *r else { continue };
+            match AddedMemory::add_driver_managed(group, range, KMEM_NAME, options, online) {
+                Ok(mem) => {
+                    // `added` has room for every range (allocated in `new()`).
+                    self.added.push_within_capacity(mem).map_err(|_| ENOMEM)?;
+                    if let Range::Reserved(range, res) = core::mem::replace(r, Range::TooSmall) {
+                        *r = Range::Added(range, res);
+                    }
+                }
+                Err(e) => {
+                    let (start, end) = (range.start(), range.end());
+                    dev_warn!(dev, "mapping{i}: {start:#x}-{end:#x} memory add failed\n");
+                    // So that a later hotremove does not try to remove memory that was never
+                    // added.
+                    r.release();
+                    if self.added.is_empty() {
+                        return Err(e);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Reserves and adds the device's memory, or leaves nothing reserved.
+    fn plug(&mut self, dev: &Device<Bound>, online: OnlineType) -> Result {
+        self.init_resources(dev)?;
+        if let Err(e) = self.do_hotplug(dev, online) {
+            // Total failure, drop the reservations we took.
+            self.ranges.iter_mut().for_each(Range::release);
+            return Err(e);
+        }
+        self.state = State::Plugged(online);
+        Ok(())
+    }
+
+    /// Offlines and removes every added range atomically: all of them, or none and the device
+    /// stays as it was.
+    fn do_hotremove(&mut self, dev: &Device<Bound>) -> Result {
+        if let Err(e) = AddedMemory::offline_and_remove(&mut self.added) {
+            // Recoverable: the ranges rolled back, nothing is leaked yet.
+            if mhp::HOTREMOVE {
+                let rc = e.to_errno();
+                dev_err!(dev, "hotremove failed, device left online: {rc}\n");
+            }
+            return Err(e);
+        }
+        // All ranges removed; release the reserved resources.
+        self.ranges.iter_mut().for_each(Range::release);
+        self.state = State::Unplugged;
+        Ok(())
+    }
+
+    /// Removes every added range with `remove_memory()`, which never offlines. Returns `false`
+    /// if any stays online; those are kept added until reboot.
+    fn remove_ranges(&mut self, dev: &Device<Bound>) -> bool {
+        let mut all = true;
+        for mem in self.added.drain_all() {
+            let range = *mem.range();
+            let index = self.ranges.iter().position(
+                |r| matches!(r, Range::Added(added, _) if *added == range),
+            );
+            match mem.remove() {
+                Ok(()) => {
+                    if let Some(i) = index {
+                        self.ranges[i].release();
+                    }
+                }
+                Err(e) => {
+                    let (i, start, end) = (index.unwrap_or(0), range.start(), range.end());
+                    dev_warn!(dev, "mapping{i}: {start:#x}-{end:#x} stuck online until reboot\n");
+                    e.memory.leak_until_reboot();
+                    all = false;
+                }
+            }
+        }
+        all
+    }
+
+    /// Keeps what the core still uses until reboot: the added memory, the reservations and
+    /// their names, the memory group and the node's memory type.
+    fn leak_until_reboot(&mut self) {
+        self.added.drain_all().for_each(AddedMemory::leak_until_reboot);
+        self.ranges.iter_mut().for_each(Range::leak_until_reboot);
+        self.group.take().map(MemoryGroup::leak_until_reboot);
+        self.node_type.take().map(NodeMemoryType::leak_until_reboot);
+    }
 }
 
 /// The driver data of a bound device.
@@ -154,348 +292,69 @@ struct Inner {
 struct Kmem {
     /// Serialises hotplug state transitions.
     #[pin]
-    inner: Mutex<Inner>,
-}
-
-/// Module-wide data: the memory types kmem allocated, one per abstract distance.
-#[pin_data]
-struct KmemShared {
-    #[pin]
-    types: MemoryTypes,
-}
-
-impl Inner {
-    /// Reserves every aligned range not reserved yet (best effort). Returns how many it
-    /// reserved; -EBUSY if the first one it tried failed.
-    fn init_resources(&mut self, dev: &dax::Device<Bound>) -> Result<usize> {
-        let mut mapped = 0;
-        for (index, slot) in self.slots.iter_mut().enumerate() {
-            let Some(range) = slot.range else { continue };
-            if slot.res.is_some() {
-                continue;
-            }
-            // Region is permanently reserved if hotremove fails.
-            match SystemRamRegion::request(&range, dev.as_ref().name()) {
-                Ok(res) => {
-                    slot.res = Some(res);
-                    mapped += 1;
-                }
-                Err(_) => {
-                    dev_warn!(
-                        dev,
-                        "mapping{}: {}-{} could not reserve region\n",
-                        index,
-                        Hex(range.start()),
-                        Hex(range.end())
-                    );
-                    // Once some memory has been onlined we can't assume that it can be
-                    // un-onlined safely.
-                    if mapped > 0 {
-                        continue;
-                    }
-                    return Err(EBUSY);
-                }
-            }
-        }
-        Ok(mapped)
-    }
-
-    /// Adds every reserved range as System RAM onlined as `online`. Returns how many ranges
-    /// it added; a range that fails is released, and kept failing only if it was the first.
-    fn do_hotplug(&mut self, dev: &dax::Device<Bound>, online: OnlineType) -> Result<usize> {
-        if self.state.is_online() {
-            return Err(EINVAL);
-        }
-        let group = self.group.as_ref().ok_or(EINVAL)?;
-        let options = AddOptions {
-            memmap_on_memory: dev.memmap_on_memory(),
-        };
-        let mut added = 0;
-        for (index, slot) in self.slots.iter_mut().enumerate() {
-            let Some(range) = slot.range else { continue };
-            // Reservation conflicts leave a range unreserved: those systems online partially.
-            if slot.res.is_none() {
-                continue;
-            }
-            match AddedMemory::add_driver_managed(group, range, KMEM_NAME, options, online) {
-                Ok(mem) => {
-                    slot.mem = Some(mem);
-                    added += 1;
-                }
-                Err(e) => {
-                    dev_warn!(
-                        dev,
-                        "mapping{}: {}-{} memory add failed\n",
-                        index,
-                        Hex(range.start()),
-                        Hex(range.end())
-                    );
-                    // Release the reservation so that a later hotremove does not try to
-                    // remove memory that was never added.
-                    slot.res = None;
-                    if added > 0 {
-                        continue;
-                    }
-                    return Err(e);
-                }
-            }
-        }
-        Ok(added)
-    }
-
-    /// Offlines and removes every added range atomically: all of them, or none and the device
-    /// stays as it was.
-    fn do_hotremove(&mut self, dev: &dax::Device<Bound>) -> Result {
-        // Allocate first: once taken, added memory must not be dropped.
-        let mut taken = KVec::with_capacity(self.slots.len(), GFP_KERNEL)?;
-        let mut owners = KVec::with_capacity(self.slots.len(), GFP_KERNEL)?;
-        for (i, slot) in self.slots.iter_mut().enumerate() {
-            if slot.mem.is_some() {
-                if let (Ok(()), Some(mem)) = (owners.push_within_capacity(i), slot.mem.take()) {
-                    // Cannot fail: the capacity covers every slot.
-                    let _ = taken.push_within_capacity(mem);
-                }
-            }
-        }
-        if let Err((back, rc)) = AddedMemory::offline_and_remove(taken) {
-            for (i, mem) in owners.into_iter().zip(back) {
-                self.slots[i].mem = Some(mem);
-            }
-            // Recoverable: the ranges rolled back, nothing is leaked yet.
-            if cfg!(CONFIG_MEMORY_HOTREMOVE) {
-                dev_err!(
-                    dev,
-                    "hotremove failed, device left online: {}\n",
-                    rc.to_errno()
-                );
-            }
-            return Err(rc);
-        }
-        // All ranges removed; release the reserved resources.
-        for slot in self.slots.iter_mut() {
-            slot.res = None;
-        }
-        Ok(())
-    }
-
-    /// Drops the reservations of a device whose memory is not online.
-    fn cleanup_resources(&mut self) {
-        // If memory is online, it can never be removed without offlining it first, which
-        // cannot be done here: leave the resources until reboot.
-        if kernel::warn_on!(self.state.is_online()) {
-            pr_warn!("Hotplug memory regions stuck online until reboot\n");
-            return;
-        }
-        for slot in self.slots.iter_mut() {
-            slot.res = None;
-        }
-    }
-
-    /// Removes every added range with `remove_memory()`, which never offlines. Returns `true`
-    /// if all are gone; ranges still online are kept added.
-    fn remove_ranges(&mut self, dev: &dax::Device<Bound>) -> bool {
-        let mut all = true;
-        for (index, slot) in self.slots.iter_mut().enumerate() {
-            let Some(mem) = slot.mem.take() else { continue };
-            if let Err((mem, _)) = mem.remove() {
-                let r = *mem.range();
-                dev_warn!(
-                    dev,
-                    "mapping{}: {}-{} stuck online until reboot\n",
-                    index,
-                    Hex(r.start()),
-                    Hex(r.end())
-                );
-                slot.mem = Some(mem);
-                all = false;
-                continue;
-            }
-            slot.res = None;
-        }
-        all
-    }
-
-    /// Keeps everything of a device whose memory stays added until reboot: the memory, its
-    /// reservations and their names, the memory group and the node's memory type.
-    fn leak_until_reboot(&mut self) {
-        for slot in self.slots.iter_mut() {
-            if let Some(mem) = slot.mem.take() {
-                mem.leak_until_reboot();
-            }
-            if let Some(res) = slot.res.take() {
-                res.leak_until_reboot();
-            }
-        }
-        if let Some(group) = self.group.take() {
-            group.leak_until_reboot();
-        }
-        if let Some(node_type) = self.node_type.take() {
-            node_type.leak_until_reboot();
-        }
-    }
-
-    fn probe(dev: &dax::Device<Core<'_>>, shared: &KmemShared) -> Result<Self> {
-        let online = OnlineType::system_default();
-        // Ensure good NUMA information for the persistent memory. Without this check, there
-        // is a risk that slow memory could be mixed in a node with faster memory, causing
-        // unavoidable performance issues.
-        let node = dev.target_node();
-        if node < 0 {
-            dev_warn!(dev, "rejecting DAX region with invalid node: {}\n", node);
-            return Err(EINVAL);
-        }
-
-        let adist = mhp::calc_adistance(node, DEFAULT_DAX_ADISTANCE);
-        let mtype = shared.types.find_or_alloc(adist)?;
-
-        let mut slots = KVec::new();
-        let (mut total_len, mut orig_len) = (0u64, 0u64);
-        for (index, orig) in dev.ranges().enumerate() {
-            orig_len += orig.len();
-            let range = BlockRange::new(orig.start, orig.end);
-            match range {
-                Some(r) => total_len += r.len(),
-                None => dev_info!(
-                    dev,
-                    "mapping{}: {}-{} too small after alignment\n",
-                    index,
-                    Hex(orig.start),
-                    Hex(orig.end)
-                ),
-            }
-            slots.push(
-                Slot {
-                    range,
-                    mem: None,
-                    res: None,
-                },
-                GFP_KERNEL,
-            )?;
-        }
-
-        if total_len == 0 {
-            dev_warn!(
-                dev,
-                "rejecting DAX region without any memory after alignment\n"
-            );
-            return Err(EINVAL);
-        } else if total_len != orig_len {
-            dev_warn!(
-                dev,
-                "DAX region truncated by {} due to alignment\n",
-                HumanSize(orig_len - total_len)
-            );
-        }
-
-        // From here on, dropping `inner` on an error undoes what was done, in reverse.
-        let node_type = NodeMemoryType::init(node, mtype)?;
-        let group = MemoryGroup::register_static(node, total_len.div_ceil(PAGE_SIZE as u64))?;
-        let mut inner = Self {
-            state: State::Unplugged,
-            slots,
-            group: Some(group),
-            node_type: Some(node_type),
-        };
-        inner.init_resources(dev)?;
-        if let Err(e) = inner.do_hotplug(dev, online) {
-            inner.cleanup_resources();
-            return Err(e);
-        }
-        inner.state = State::Plugged(online);
-        Ok(inner)
-    }
+    hotplug: Mutex<Hotplug>,
 }
 
 struct KmemDriver;
 
+kernel::device_attributes! {
+    static KMEM_ATTRS: dax::Adapter<KmemDriver> = [state: 0 KmemDriver, rw];
+}
+
 impl dax::Driver for KmemDriver {
     type Data<'bound> = Kmem;
-    type Shared = KmemShared;
     const TYPE: dax::DriverType = dax::DriverType::Kmem;
-    const ATTRIBUTES: &'static [dax::Attribute] = &[dax::Attribute::rw(c"state")];
+    const DEVICE_GROUPS: Option<&'static kernel::device::attribute::Groups<dax::Adapter<Self>>> =
+        Some(&KMEM_ATTRS);
 
-    fn shared() -> impl PinInit<KmemShared, Error> {
-        try_pin_init!(KmemShared {
-            types <- MemoryTypes::new(),
-        }? Error)
-    }
-
-    fn probe<'bound>(
-        dev: &'bound dax::Device<Core<'_>>,
-        shared: &'bound KmemShared,
-    ) -> impl PinInit<Kmem, Error> + 'bound {
+    fn probe<'bound>(dev: &'bound dax::Device<Core<'_>>) -> impl PinInit<Kmem, Error> + 'bound {
+        let online = OnlineType::system_default();
+        let hotplug = Hotplug::new(dev);
         try_pin_init!(Kmem {
-            inner <- new_mutex!(Inner::probe(dev, shared)?),
+            hotplug <- new_mutex!(hotplug?),
         }? Error)
+        .pin_chain(move |kmem| kmem.hotplug.lock().plug(dev, online))
     }
 
-    fn unbind<'bound>(
-        dev: &'bound dax::Device<Core<'_>>,
-        _shared: &'bound KmemShared,
-        this: Pin<&'bound Kmem>,
-    ) {
-        let mut inner = this.inner.lock();
-        if !cfg!(CONFIG_MEMORY_HOTREMOVE) {
-            // Without hotremove, purposely leak the memory and its reservations: the removal
-            // of the device from the driver always succeeds, but the region stays reserved.
-            inner.leak_until_reboot();
+    fn unbind<'bound>(dev: &'bound dax::Device<Core<'_>>, this: Pin<&Kmem>) {
+        let mut hotplug = this.hotplug.lock();
+        // Without hotremove, purposely leak the memory and its reservations: the removal of
+        // the device from the driver always succeeds, but the region stays reserved.
+        if !mhp::HOTREMOVE {
+            hotplug.leak_until_reboot();
             return;
         }
         // The state only tracks writes to the `state` attribute, so it can be stale if blocks
         // were toggled via memoryX/state: do not trust it, remove_memory() reports the truth.
-        if inner.remove_ranges(dev) {
-            // Clear the memory type association on successful unplug.
-            if let Some(node_type) = inner.node_type.take() {
-                node_type.clear_any();
-            }
-            return;
+        // On success, dropping the data gives back the group and the node's memory type.
+        if !hotplug.remove_ranges(dev) {
+            dev_err!(dev, "Hotplug regions stuck online until reboot\n");
+            hotplug.leak_until_reboot();
         }
-        dev_err!(dev, "Hotplug regions stuck online until reboot\n");
-        inner.leak_until_reboot();
+    }
+}
+
+impl AttributeOperations<0> for KmemDriver {
+    type Layout = dax::Adapter<KmemDriver>;
+
+    fn show(_dev: &Device<Bound>, this: Pin<&Kmem>, out: &mut Formatter<'_>) -> Result {
+        let name = this.hotplug.lock().state.name();
+        let name = name.to_str().map_err(|_| EINVAL)?;
+        fmt::Write::write_fmt(out, fmt!("{name}\n")).map_err(|_| EINVAL)
     }
 
-    fn show<'a>(
-        _dev: &'a dax::Device<Bound>,
-        this: Pin<&'a Kmem>,
-        _attr: &CStr,
-        out: &mut dax::ShowBuffer<'_>,
-    ) -> Result {
-        let state = this.inner.lock().state;
-        fmt::Write::write_str(out, state.as_str())
-            .and_then(|()| fmt::Write::write_str(out, "\n"))
-            .map_err(|_| EINVAL)
-    }
-
-    fn store<'a>(
-        dev: &'a dax::Device<Bound>,
-        this: Pin<&'a Kmem>,
-        _attr: &CStr,
-        input: &[u8],
-    ) -> Result {
+    fn store(dev: &Device<Bound>, this: Pin<&Kmem>, input: &CStr) -> Result {
         let wanted = State::parse(input)?;
-        let mut inner = this.inner.lock();
-        // Already in the requested state.
-        if inner.state == wanted {
-            return Ok(());
+        let mut hotplug = this.hotplug.lock();
+        match (hotplug.state, wanted) {
+            // Already in the requested state.
+            (now, wanted) if now == wanted => Ok(()),
+            (_, State::Unplugged) => hotplug.do_hotremove(dev),
+            // Re-acquire resources if previously unplugged.
+            (State::Unplugged, State::Plugged(online)) => hotplug.plug(dev, online),
+            // Onlining is only allowed from the unplugged state.
+            (State::Plugged(_), State::Plugged(_)) => Err(EBUSY),
         }
-        let State::Plugged(online) = wanted else {
-            inner.do_hotremove(dev)?;
-            inner.state = State::Unplugged;
-            return Ok(());
-        };
-        // Onlining is only allowed from the unplugged state.
-        if inner.state != State::Unplugged {
-            return Err(EBUSY);
-        }
-        // Re-acquire resources if previously unplugged, otherwise no-op.
-        inner.init_resources(dev)?;
-        if let Err(e) = inner.do_hotplug(dev, online) {
-            // Total failure, drop the reservations we took.
-            inner.cleanup_resources();
-            return Err(e);
-        }
-        inner.state = wanted;
-        Ok(())
     }
 }
 
@@ -508,65 +367,22 @@ kernel::module_dax_driver! {
     alias: ["dax:t0*"],
 }
 
+#[cfg(CONFIG_DEV_DAX_KMEM_RUST_KUNIT_TEST)]
 #[kunit_tests(kmem_rs)]
 mod tests {
     use super::*;
-    use kernel::str::CString;
-
-    fn shown(args: fmt::Arguments<'_>) -> CString {
-        CString::try_from_fmt(args).expect("small allocation")
-    }
 
     #[test]
     fn state_parsing() {
-        assert_eq!(State::parse(b"unplugged"), Ok(State::Unplugged));
-        assert_eq!(State::parse(b"unplugged\n"), Ok(State::Unplugged));
+        assert_eq!(State::parse(c"unplugged\n"), Ok(State::Unplugged));
         assert_eq!(
-            State::parse(b"online_movable\n"),
+            State::parse(c"online_movable\n"),
             Ok(State::Plugged(OnlineType::OnlineMovable))
         );
-        assert_eq!(
-            State::parse(b"online"),
-            Ok(State::Plugged(OnlineType::Online))
-        );
-        for bad in [
-            &b"offline"[..],
-            b"offline\n",
-            b"",
-            b"\n",
-            b"online\n\n",
-            b"bogus",
-            b"Online",
-        ] {
+        for bad in [c"offline", c"offline\n", c"", c"\n", c"online\n\n", c"bogus"] {
             assert_eq!(State::parse(bad), Err(EINVAL));
         }
-        assert_eq!(State::Unplugged.as_str(), "unplugged");
-        assert!(!State::Plugged(OnlineType::Offline).is_online());
-        assert!(State::Plugged(OnlineType::OnlineKernel).is_online());
-    }
-
-    #[test]
-    fn truncation_sizes_like_string_get_size() {
-        const MIB: u64 = 1 << 20;
-        let cases: [(u64, &[u8]); 6] = [
-            (94 * MIB, b"94.0 MiB"),
-            (128 * MIB, b"128 MiB"),
-            (1536 * MIB, b"1.50 GiB"),
-            (0, b"0 B"),
-            (1, b"1.00 B"),
-            (4095, b"4.00 KiB"),
-        ];
-        for (size, want) in cases {
-            assert_eq!(shown(fmt!("{}", HumanSize(size))).to_bytes(), want);
-        }
-    }
-
-    #[test]
-    fn hex_like_printk() {
-        assert_eq!(shown(fmt!("{}", Hex(0))).to_bytes(), b"0");
-        assert_eq!(
-            shown(fmt!("{}", Hex(0x1_4800_0000))).to_bytes(),
-            b"0x148000000"
-        );
+        assert_eq!(State::Unplugged.name(), c"unplugged");
+        assert_eq!(State::Plugged(OnlineType::Online).name(), c"online");
     }
 }

@@ -1,6 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0
 
+#include <linux/memory.h>
 #include <linux/memory_hotplug.h>
+
+__rust_helper struct range
+rust_helper_memory_block_aligned_range(const struct range *range)
+{
+	return memory_block_aligned_range(range);
+}
 
 #ifndef CONFIG_MEMORY_HOTREMOVE
 /* The !MEMORY_HOTREMOVE stubs are static inlines: wrap them. */

@@ -55,6 +55,10 @@ pub const CHECKS: &[(&str, &str)] = &[
         "norustdriver",
         "CONFIG_DEV_DAX_KMEM_RUST=n: the abstractions still compile",
     ),
+    (
+        "nonuma",
+        "CONFIG_NUMA=n, MEMORY_HOTPLUG=y: rust/ and drivers/dax/ compile",
+    ),
 ];
 
 pub fn list() {
@@ -92,6 +96,7 @@ pub fn run(ctx: &Ctx, filters: &[String]) -> Result<(usize, usize)> {
             "send-email" => send_email(ctx),
             "nohotremove" => variant(ctx, "nohotremove"),
             "norustdriver" => variant(ctx, "norustdriver"),
+            "nonuma" => variant(ctx, "nonuma"),
             _ => unreachable!(),
         };
         let secs = t.elapsed().as_secs_f64();

@@ -71,6 +71,34 @@ mod tests {
         assert_eq!(dropped(merged, "CONFIG_MEMORY_HOTREMOVE=y\n").len(), 1);
     }
 
+    /// The nonuma variant, merged over the test config as the build merges
+    /// it, turns off NUMA and what olddefconfig would drop with it (the
+    /// options only NUMA selects or allows), and keeps memory hotplug.
+    #[test]
+    fn nonuma_variant_is_consistent() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("configs");
+        let mut merged = std::fs::read_to_string(dir.join("kmem-test.config")).unwrap();
+        merged.push('\n');
+        merged.push_str(&std::fs::read_to_string(dir.join("nonuma.config")).unwrap());
+        let p = parse(&merged);
+        for off in [
+            "CONFIG_NUMA",
+            "CONFIG_NUMA_KEEP_MEMINFO",
+            "CONFIG_ACPI_NUMA",
+            "CONFIG_X86_64_ACPI_NUMA",
+            "CONFIG_NUMA_EMU",
+        ] {
+            assert_eq!(p[off], "n", "{off}");
+        }
+        for on in [
+            "CONFIG_MEMORY_HOTPLUG",
+            "CONFIG_MEMORY_HOTREMOVE",
+            "CONFIG_DEV_DAX_KMEM_RUST",
+        ] {
+            assert_eq!(p[on], "y", "{on}");
+        }
+    }
+
     #[test]
     fn repo_test_config_is_well_formed() {
         let path =

@@ -14,9 +14,25 @@
 //! <body>
 //! ```
 //!
-//! `insert-before:` works the same way, and `## append` appends. A fragment may
-//! hold several such hunks, applied in order; other `## ` lines are comments.
-//! A `## patch: ID` line before a hunk puts that hunk in patch ID of the series
+//! `insert-before:` works the same way, and `## append` appends; an insert
+//! whose body is empty (or only blank lines) leaves the target untouched.
+//! A replacement changes lines in place:
+//!
+//! ```text
+//! ## replace:
+//! <old lines: one or more whole lines of the target, consecutive>
+//! ## with:
+//! <new lines: any number; none deletes the old ones>
+//! ```
+//!
+//! The old lines must occur exactly once in the target, compared exactly
+//! (whitespace included, only the newline ends a line); no match or several
+//! fail, naming the fragment, the target, the first old line and the count.
+//! Lines starting with `##` are headers, so neither block can hold one.
+//! A fragment may hold several hunks, applied in order, each seeing the
+//! result of the one before; other `## ` lines are comments.
+//! A `## patch: ID` line before a hunk (before `## replace:` for a
+//! replacement) puts that hunk in patch ID of the series
 //! (`tools/kmem-rs/series/series.toml`); otherwise it goes with the patch that
 //! lists the fragment. `@KMEM_RS_IDENTITY@` in a body is the series' identity.
 //! The target is always rebuilt from the base commit plus its fragments, so
@@ -45,9 +61,12 @@ pub enum Place {
     Append,
     After(String),
     Before(String),
+    /// These whole lines (each ending in a newline), found exactly once as
+    /// consecutive lines of the target, are replaced by the body.
+    Replace(String),
 }
 
-/// One insertion of a fragment.
+/// One edit of a fragment: an insertion, or a replacement of lines.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Hunk {
     pub place: Place,
@@ -68,9 +87,16 @@ impl Fragment {
         let mut target = None;
         let mut hunks: Vec<Hunk> = Vec::new();
         let mut patch = None;
-        for line in text.split_inclusive('\n') {
+        // Inside a `## replace:` block, before its `## with:` line.
+        let mut replacing = false;
+        for (n, line) in text.split_inclusive('\n').enumerate() {
+            let n = n + 1;
             let Some(header) = line.strip_prefix("##") else {
                 match hunks.last_mut() {
+                    Some(Hunk {
+                        place: Place::Replace(old),
+                        ..
+                    }) if replacing => old.push_str(line),
                     Some(h) => h.body.push_str(line),
                     None => hunks.push(Hunk {
                         place: Place::Append,
@@ -85,12 +111,40 @@ impl Fragment {
             let header = header.trim_end_matches('\n');
             let header = header.strip_prefix(' ').unwrap_or(header);
             let value = |v: &str| v.strip_prefix(' ').unwrap_or(v).to_string();
+            let bare = |v: &str, what: &str| -> Result<()> {
+                if !v.trim().is_empty() {
+                    bail!("{name}:{n}: '## {what}:' takes no text on its line; the lines after it are the block");
+                }
+                Ok(())
+            };
+            let is_hunk = ["insert-after:", "insert-before:", "replace:", "with:"]
+                .iter()
+                .any(|h| header.starts_with(h))
+                || header.trim() == "append";
+            if replacing && is_hunk && !header.starts_with("with:") {
+                bail!("{name}:{n}: a '## replace:' block must end with '## with:' before the next hunk");
+            }
             let place = if let Some(t) = header.strip_prefix("target:") {
                 target = Some(t.trim().to_string());
                 continue;
             } else if let Some(p) = header.strip_prefix("patch:") {
                 patch = Some(p.trim().to_string());
                 continue;
+            } else if let Some(w) = header.strip_prefix("with:") {
+                bare(w, "with")?;
+                if !replacing {
+                    bail!("{name}:{n}: '## with:' without a '## replace:' before it");
+                }
+                if matches!(hunks.last(), Some(Hunk { place: Place::Replace(old), .. }) if old.is_empty())
+                {
+                    bail!("{name}:{n}: the '## replace:' block before this '## with:' is empty");
+                }
+                replacing = false;
+                continue;
+            } else if let Some(r) = header.strip_prefix("replace:") {
+                bare(r, "replace")?;
+                replacing = true;
+                Place::Replace(String::new())
             } else if let Some(a) = header.strip_prefix("insert-after:") {
                 Place::After(value(a))
             } else if let Some(b) = header.strip_prefix("insert-before:") {
@@ -105,6 +159,9 @@ impl Fragment {
                 body: String::new(),
                 patch: patch.take(),
             });
+        }
+        if replacing {
+            bail!("{name}: the last '## replace:' block has no '## with:' line");
         }
         let target = target.with_context(|| format!("{name}: no '## target: PATH' header line"))?;
         Ok(Self { target, hunks })
@@ -133,6 +190,9 @@ impl Fragment {
 
 impl Hunk {
     fn apply(&self, name: &str, target: &str, text: &str) -> Result<String> {
+        if let Place::Replace(old) = &self.place {
+            return self.replace(name, target, text, old);
+        }
         if self.body.trim().is_empty() {
             return Ok(text.to_string());
         }
@@ -150,6 +210,7 @@ impl Hunk {
                 return Ok(out);
             }
             Place::After(a) | Place::Before(a) => a,
+            Place::Replace(_) => unreachable!(),
         };
         let hits: Vec<usize> = line_starts(text)
             .filter(|&(_, l)| l.trim_end_matches('\n') == anchor)
@@ -166,6 +227,45 @@ impl Hunk {
             _ => text[at..].find('\n').map_or(text.len(), |n| at + n + 1),
         };
         Ok(format!("{}{body}{}", &text[..pos], &text[pos..]))
+    }
+
+    /// Replaces the one run of whole lines of `text` equal to `old` by the
+    /// body (an empty body deletes them).
+    fn replace(&self, name: &str, target: &str, text: &str, old: &str) -> Result<String> {
+        // Only the newline ends a line: a '\r' or trailing blank is compared.
+        let content = |l: &'_ str| -> String { l.strip_suffix('\n').unwrap_or(l).to_string() };
+        let want: Vec<String> = old.split_inclusive('\n').map(content).collect();
+        if want.is_empty() {
+            bail!("{name}: a '## replace:' block for {target} is empty");
+        }
+        let lines: Vec<(usize, &str)> = line_starts(text).collect();
+        let hits: Vec<usize> = (0..(lines.len() + 1).saturating_sub(want.len()))
+            .filter(|&i| {
+                want.iter()
+                    .zip(&lines[i..])
+                    .all(|(w, (_, l))| content(l) == *w)
+            })
+            .collect();
+        let [first] = hits[..] else {
+            bail!(
+                "{name}: the '## replace:' block starting {:?} ({} line(s)) matches {} places in {target}; it must match exactly one",
+                want[0],
+                want.len(),
+                hits.len()
+            );
+        };
+        let (start, _) = lines[first];
+        let (last_at, last) = lines[first + want.len() - 1];
+        let end = last_at + last.len();
+        let mut body = self.body.clone();
+        if !body.is_empty() && !body.ends_with('\n') {
+            body.push('\n');
+        }
+        // The block ended the file without a newline: so does its replacement.
+        if !last.ends_with('\n') && body.ends_with('\n') {
+            body.pop();
+        }
+        Ok(format!("{}{body}{}", &text[..start], &text[end..]))
     }
 }
 
@@ -248,15 +348,7 @@ pub fn desired_upto(
         }
         let base = base_file(ctx, &target)?
             .with_context(|| format!("fragment target {target} is not in the base tree"))?;
-        let mut text = base.clone();
-        for (name, f) in &frags {
-            for h in &f.hunks {
-                series.hunk_owner(name, h)?;
-            }
-            text = f.apply_some(name, &text, |h| {
-                series.hunk_owner(name, h).is_ok_and(|i| i < upto)
-            })?;
-        }
+        let text = apply_fragments(series, upto, &base, &frags)?;
         if text == base {
             continue;
         }
@@ -267,6 +359,26 @@ pub fn desired_upto(
         want.insert(target, (text.into_bytes(), mode));
     }
     Ok(want)
+}
+
+/// `base` (a target's base content) after the hunks of `frags` (all of
+/// that target's fragments) that belong to the first `upto` patches.
+fn apply_fragments(
+    series: &Series,
+    upto: usize,
+    base: &str,
+    frags: &[(String, Fragment)],
+) -> Result<String> {
+    let mut text = base.to_string();
+    for (name, f) in frags {
+        for h in &f.hunks {
+            series.hunk_owner(name, h)?;
+        }
+        text = f.apply_some(name, &text, |h| {
+            series.hunk_owner(name, h).is_ok_and(|i| i < upto)
+        })?;
+    }
+    Ok(text)
 }
 
 /// The repository files that are part of the overlay: files under
@@ -280,9 +392,14 @@ pub fn overlay_files(repo: &Path) -> Result<Vec<String>> {
 
 /// A file of the base commit, or None if the base has no such file.
 fn base_file(ctx: &Ctx, path: &str) -> Result<Option<String>> {
+    base_file_in(&ctx.src(), path)
+}
+
+/// A file of the base commit of the kernel tree `src`.
+fn base_file_in(src: &Path, path: &str) -> Result<Option<String>> {
     let out = command("git")
         .arg("-C")
-        .arg(ctx.src())
+        .arg(src)
         .args(["show", &format!("{BASE_TAG}:{path}")])
         .output()?;
     Ok(out
@@ -478,6 +595,226 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("matches 0 lines"));
+    }
+
+    const C: &str = "int f(void)\n{\n\tp = alloc();\n\tuse(p);\n\treturn 0;\n}\n";
+
+    #[test]
+    fn replace_once() {
+        let f = Fragment::parse(
+            "c.fragment",
+            "## target: f.c\n## replace:\n\tp = alloc();\n\tuse(p);\n## with:\n\tp = alloc();\n\tif (!p)\n\t\treturn -ENOMEM;\n\tuse(p);\n",
+        )
+        .unwrap();
+        assert_eq!(
+            f.hunks,
+            vec![Hunk {
+                place: Place::Replace("\tp = alloc();\n\tuse(p);\n".into()),
+                body: "\tp = alloc();\n\tif (!p)\n\t\treturn -ENOMEM;\n\tuse(p);\n".into(),
+                patch: None,
+            }]
+        );
+        assert_eq!(
+            f.apply("c.fragment", C).unwrap(),
+            "int f(void)\n{\n\tp = alloc();\n\tif (!p)\n\t\treturn -ENOMEM;\n\tuse(p);\n\treturn 0;\n}\n"
+        );
+        // The last line of a file without a newline: it stays without one.
+        let f = Fragment::parse(
+            "c.fragment",
+            "## target: f.c\n## replace:\n}\n## with:\n};\n",
+        )
+        .unwrap();
+        assert_eq!(f.apply("c.fragment", "{\n}").unwrap(), "{\n};");
+    }
+
+    #[test]
+    fn replace_to_nothing_deletes() {
+        let f = Fragment::parse(
+            "c.fragment",
+            "## target: f.c\n## replace:\n\tuse(p);\n## with:\n## (deleted)\n",
+        )
+        .unwrap();
+        assert_eq!(f.hunks[0].body, "");
+        assert_eq!(
+            f.apply("c.fragment", C).unwrap(),
+            "int f(void)\n{\n\tp = alloc();\n\treturn 0;\n}\n"
+        );
+        // Whitespace-only lines in the body are kept, not taken as "empty".
+        let f = Fragment::parse(
+            "c.fragment",
+            "## target: f.c\n## replace:\n\tuse(p);\n## with:\n\n",
+        )
+        .unwrap();
+        assert_eq!(
+            f.apply("c.fragment", C).unwrap(),
+            "int f(void)\n{\n\tp = alloc();\n\n\treturn 0;\n}\n"
+        );
+    }
+
+    #[test]
+    fn replace_without_a_match_fails() {
+        // Whitespace counts: a space for the tab does not match.
+        let f = Fragment::parse(
+            "c.fragment",
+            "## target: f.c\n## replace:\n    use(p);\n## with:\nX\n",
+        )
+        .unwrap();
+        let err = f.apply("c.fragment", C).unwrap_err().to_string();
+        assert!(err.contains("c.fragment"), "{err}");
+        assert!(err.contains("f.c"), "{err}");
+        assert!(err.contains("\"    use(p);\""), "{err}");
+        assert!(err.contains("matches 0 places"), "{err}");
+        // Consecutive lines only: both lines exist, not next to each other.
+        let f = Fragment::parse(
+            "c.fragment",
+            "## target: f.c\n## replace:\n{\n\tuse(p);\n## with:\nX\n",
+        )
+        .unwrap();
+        let err = f.apply("c.fragment", C).unwrap_err().to_string();
+        assert!(err.contains("matches 0 places"), "{err}");
+        // Whole lines only: a part of a line does not match.
+        let f = Fragment::parse(
+            "c.fragment",
+            "## target: f.c\n## replace:\nuse(p);\n## with:\nX\n",
+        )
+        .unwrap();
+        assert!(f.apply("c.fragment", C).is_err());
+    }
+
+    #[test]
+    fn replace_with_two_matches_fails() {
+        let text = "a\n\tb;\nc\n\tb;\nc\n";
+        let f = Fragment::parse(
+            "c.fragment",
+            "## target: f.c\n## replace:\n\tb;\nc\n## with:\nX\n",
+        )
+        .unwrap();
+        let err = f.apply("c.fragment", text).unwrap_err().to_string();
+        assert!(
+            err.contains("\"\\tb;\" (2 line(s)) matches 2 places in f.c"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn replace_then_insert() {
+        let f = Fragment::parse(
+            "c.fragment",
+            "## target: f.c\n## replace:\n\tp = alloc();\n## with:\n\tp = alloc_or_note();\n## insert-before: int f(void)\nstatic bool failed;\n\n",
+        )
+        .unwrap();
+        assert_eq!(f.hunks.len(), 2);
+        assert_eq!(
+            f.apply("c.fragment", C).unwrap(),
+            "static bool failed;\n\nint f(void)\n{\n\tp = alloc_or_note();\n\tuse(p);\n\treturn 0;\n}\n"
+        );
+    }
+
+    #[test]
+    fn replace_takes_its_patch_id() {
+        let f = Fragment::parse(
+            "c.fragment",
+            "## target: f.c\n## patch: fix\n## replace:\n\tuse(p);\n## with:\n\tuse(q);\n## replace:\n\treturn 0;\n## with:\n## insert-after: {\n\tint q;\n",
+        )
+        .unwrap();
+        let patches: Vec<_> = f.hunks.iter().map(|h| h.patch.as_deref()).collect();
+        assert_eq!(patches, [Some("fix"), None, None]);
+        let only_fix = f
+            .apply_some("c.fragment", C, |h| h.patch.is_some())
+            .unwrap();
+        assert_eq!(
+            only_fix,
+            "int f(void)\n{\n\tp = alloc();\n\tuse(q);\n\treturn 0;\n}\n"
+        );
+    }
+
+    #[test]
+    fn malformed_replace_fails_to_parse() {
+        for (text, what) in [
+            ("## target: f.c\n## replace:\nX\n", "no '## with:'"),
+            ("## target: f.c\n## with:\nX\n", "without a '## replace:'"),
+            ("## target: f.c\n## replace:\n## with:\nX\n", "is empty"),
+            (
+                "## target: f.c\n## replace:\nX\n## append\nY\n",
+                "must end with '## with:'",
+            ),
+            (
+                "## target: f.c\n## replace: X\n## with:\nY\n",
+                "takes no text",
+            ),
+        ] {
+            let err = Fragment::parse("c.fragment", text).unwrap_err().to_string();
+            assert!(err.contains(what), "{text:?}: {err}");
+        }
+    }
+
+    /// Every repository fragment applies to its target in the base tree, for
+    /// every prefix of the series (as `patches` builds each commit), when the
+    /// imported tree exists; skipped (with a note) when it does not. With
+    /// `KMEM_RS_FRAGMENT_OUT=DIR`, each target's base and result are written
+    /// to `DIR/a/TARGET` and `DIR/b/TARGET`, for `git diff --no-index DIR/a DIR/b`.
+    #[test]
+    fn repo_fragments_apply_to_base() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let cache = std::env::var_os("KMEM_RS_CACHE")
+            .map(std::path::PathBuf::from)
+            .or_else(|| {
+                std::env::var_os("XDG_CACHE_HOME")
+                    .filter(|x| !x.is_empty())
+                    .map(|x| Path::new(&x).join("kmem-rs"))
+            })
+            .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cache/kmem-rs")));
+        let Some(src) = cache.map(|c| c.join("src/linux")) else {
+            eprintln!("no cache directory: fragments not applied");
+            return;
+        };
+        let tagged = command("git")
+            .arg("-C")
+            .arg(&src)
+            .args([
+                "rev-parse",
+                "-q",
+                "--verify",
+                &format!("{BASE_TAG}^{{commit}}"),
+            ])
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if !tagged {
+            eprintln!("no {BASE_TAG} in {}: fragments not applied", src.display());
+            return;
+        }
+        let series = Series::load(&root).unwrap();
+        let mut by_target: BTreeMap<String, Vec<(String, Fragment)>> = BTreeMap::new();
+        for name in overlay_files(&root)
+            .unwrap()
+            .into_iter()
+            .filter(|p| p.ends_with(".fragment"))
+        {
+            let f = Fragment::parse(&name, &fs::read_to_string(root.join(&name)).unwrap()).unwrap();
+            by_target
+                .entry(f.target.clone())
+                .or_default()
+                .push((name, f));
+        }
+        assert!(!by_target.is_empty());
+        for (target, frags) in &by_target {
+            let base = base_file_in(&src, target)
+                .unwrap()
+                .unwrap_or_else(|| panic!("{target} is not in {BASE_TAG}"));
+            for upto in 0..=series.patches.len() {
+                apply_fragments(&series, upto, &base, frags)
+                    .unwrap_or_else(|e| panic!("{target} after {upto} patch(es): {e:#}"));
+            }
+            let full = apply_fragments(&series, series.patches.len(), &base, frags).unwrap();
+            if let Some(out) = std::env::var_os("KMEM_RS_FRAGMENT_OUT") {
+                for (side, text) in [("a", &base), ("b", &full)] {
+                    let dest = Path::new(&out).join(side).join(target);
+                    fs::create_dir_all(dest.parent().unwrap()).unwrap();
+                    fs::write(dest, text).unwrap();
+                }
+            }
+            assert_ne!(full, base, "{target}: its fragments change nothing");
+        }
     }
 
     #[test]

@@ -239,5 +239,11 @@ mod tests {
         assert!(s.hunk_owner("k.fragment", &untagged.hunks[0]).is_err());
         let wrong = Fragment::parse("k.fragment", "## target: K\n## patch: six\nX\n").unwrap();
         assert!(s.hunk_owner("k.fragment", &wrong.hunks[0]).is_err());
+        let replace = Fragment::parse(
+            "k.fragment",
+            "## target: K\n## patch: two\n## replace:\nA\n## with:\nB\n",
+        )
+        .unwrap();
+        assert_eq!(s.hunk_owner("k.fragment", &replace.hunks[0]).unwrap(), 1);
     }
 }
