@@ -14,6 +14,7 @@ use kernel::{
         Core,
         Device, //
     },
+    fmt::Write,
     io::resource::SystemRamRegion,
     memory_hotplug::{
         self as mhp,
@@ -156,7 +157,7 @@ impl Hotplug {
         let pages = usize::try_from(total_len.div_ceil(PAGE_SIZE as u64))?;
         Ok(Self {
             state: State::Unplugged,
-            added: KVec::with_capacity(ranges.len(), GFP_KERNEL)?,
+            added: KVec::new(),
             ranges,
             memmap_on_memory: dev.memmap_on_memory(),
             group: Some(MemoryGroup::register_static(node, pages)?),
@@ -199,10 +200,9 @@ impl Hotplug {
         };
         for (i, r) in self.ranges.iter_mut().enumerate() {
             let Range::Reserved(range, _) = *r else { continue };
-            match AddedMemory::add_driver_managed(group, range, KMEM_NAME, options, online) {
-                Ok(mem) => {
-                    // `added` has room for every range (allocated in `new()`).
-                    self.added.push_within_capacity(mem).map_err(|_| ENOMEM)?;
+            let added = &mut self.added;
+            match AddedMemory::add_driver_managed(added, group, range, KMEM_NAME, options, online) {
+                Ok(()) => {
                     if let Range::Reserved(range, res) = core::mem::replace(r, Range::TooSmall) {
                         *r = Range::Added(range, res);
                     }
@@ -255,24 +255,18 @@ impl Hotplug {
     /// if any stays online; those are kept added until reboot.
     fn remove_ranges(&mut self, dev: &Device<Bound>) -> bool {
         let mut all = true;
-        for mem in self.added.drain_all() {
-            let range = *mem.range();
-            let index = self.ranges.iter().position(
-                |r| matches!(r, Range::Added(added, _) if *added == range),
-            );
-            match mem.remove() {
-                Ok(()) => {
-                    if let Some(i) = index {
-                        self.ranges[i].release();
-                    }
-                }
-                Err(e) => {
-                    let (i, start, end) = (index.unwrap_or(0), range.start(), range.end());
-                    dev_warn!(dev, "mapping{i}: {start:#x}-{end:#x} stuck online until reboot\n");
-                    e.memory.leak_until_reboot();
-                    all = false;
-                }
+        // `added` holds the memory of the `Added` ranges, in the same order.
+        let ranges = self.ranges.iter_mut().enumerate();
+        let ranges = ranges.filter(|(_, r)| matches!(r, Range::Added(..)));
+        for ((i, r), mem) in ranges.zip(self.added.drain_all()) {
+            if let Err(e) = mem.remove() {
+                let (start, end) = (e.memory.range().start(), e.memory.range().end());
+                dev_warn!(dev, "mapping{i}: {start:#x}-{end:#x} stuck online until reboot\n");
+                e.memory.leak_until_reboot();
+                all = false;
+                continue;
             }
+            r.release();
         }
         all
     }
@@ -313,7 +307,7 @@ impl dax::Driver for KmemDriver {
         try_pin_init!(Kmem {
             hotplug <- new_mutex!(hotplug?),
         }? Error)
-        .pin_chain(move |kmem| kmem.hotplug.lock().plug(dev, online))
+        .pin_chain(move |kmem| kmem.hotplug.lock().plug(dev.as_ref(), online))
     }
 
     fn unbind<'bound>(dev: &'bound dax::Device<Core<'_>>, this: Pin<&Kmem>) {
@@ -327,7 +321,7 @@ impl dax::Driver for KmemDriver {
         // The state only tracks writes to the `state` attribute, so it can be stale if blocks
         // were toggled via memoryX/state: do not trust it, remove_memory() reports the truth.
         // On success, dropping the data gives back the group and the node's memory type.
-        if !hotplug.remove_ranges(dev) {
+        if !hotplug.remove_ranges(dev.as_ref()) {
             dev_err!(dev, "Hotplug regions stuck online until reboot\n");
             hotplug.leak_until_reboot();
         }
@@ -338,9 +332,8 @@ impl AttributeOperations<0> for KmemDriver {
     type Layout = dax::Adapter<KmemDriver>;
 
     fn show(_dev: &Device<Bound>, this: Pin<&Kmem>, out: &mut Formatter<'_>) -> Result {
-        let name = this.hotplug.lock().state.name();
-        let name = name.to_str().map_err(|_| EINVAL)?;
-        fmt::Write::write_fmt(out, fmt!("{name}\n")).map_err(|_| EINVAL)
+        let name = this.hotplug.lock().state.name().to_str().map_err(|_| EINVAL)?;
+        writeln!(out, "{name}").map_err(|_| EINVAL)
     }
 
     fn store(dev: &Device<Bound>, this: Pin<&Kmem>, input: &CStr) -> Result {

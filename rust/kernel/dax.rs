@@ -13,7 +13,10 @@ use crate::{
     alloc::NumaNode,
     bindings,
     device,
-    device::attribute::Groups,
+    device::attribute::{
+        DriverGroups,
+        Groups, //
+    },
     driver,
     error::{
         from_result,
@@ -111,7 +114,10 @@ unsafe impl<T: Driver> driver::DriverLayout for Adapter<T> {
     type DriverType = bindings::dax_device_driver;
     type DriverData<'bound> = T::Data<'bound>;
     const DEVICE_DRIVER_OFFSET: usize = offset_of!(bindings::dax_device_driver, drv);
-    const DEVICE_GROUPS: Option<&'static Groups<Self>> = T::DEVICE_GROUPS;
+    const DEVICE_GROUPS: Option<DriverGroups<Self>> = match T::DEVICE_GROUPS {
+        Some(groups) => Some(groups.driver_groups()),
+        None => None,
+    };
 }
 
 // SAFETY: `unregister` is only called after a successful `register`, and undoes it.
@@ -223,10 +229,12 @@ impl Device<device::Bound> {
     /// Whether the memory map of hotplugged memory should live on the memory itself (the
     /// device's `memmap_on_memory` attribute).
     pub fn memmap_on_memory(&self) -> bool {
-        // SAFETY: By the type invariant `self.as_raw()` is valid. `memmap_on_memory_store()`
-        // in drivers/dax/bus.c refuses (-EBUSY) to change the field while a kmem-type driver
-        // is bound, and other drivers do not use it.
-        unsafe { (*self.as_raw()).memmap_on_memory }
+        // SAFETY: By the type invariant `self.as_raw()` is valid. `memmap_on_memory_store()` in
+        // drivers/dax/bus.c changes the field under `dax_dev_rwsem`, which is private to the
+        // bus, and refuses (-EBUSY) while a kmem-type driver is bound; with a driver of another
+        // type bound it may store concurrently. The read is therefore a single volatile load
+        // of the `bool` (`READ_ONCE()`), which sees the old or the new value.
+        unsafe { core::ptr::read_volatile(&raw const (*self.as_raw()).memmap_on_memory) }
     }
 
     /// The device's physical address ranges, fixed while a driver is bound.

@@ -285,14 +285,19 @@ pub struct AddedMemory {
 
 impl AddedMemory {
     /// Adds `range` to the memory group `group` as driver-managed memory, with the resource
-    /// name `name` (e.g. "System RAM (kmem)"), onlined as `online`.
+    /// name `name` (e.g. "System RAM (kmem)"), onlined as `online`, and appends it to `memory`.
+    ///
+    /// Room in `memory` is allocated before the memory is added, so added memory is never
+    /// dropped because it could not be stored. On failure `memory` keeps its contents.
     pub fn add_driver_managed(
+        memory: &mut KVec<Self>,
         group: &MemoryGroup,
         range: BlockRange,
         name: &CStr,
         options: AddOptions,
         online: OnlineType,
-    ) -> Result<Self> {
+    ) -> Result {
+        memory.reserve(1, GFP_KERNEL)?;
         let name = CString::try_from(name)?;
         let mut flags = bindings::MHP_NID_IS_MGID;
         if options.memmap_on_memory {
@@ -312,10 +317,17 @@ impl AddedMemory {
             )
         })?;
         // INVARIANT: the range was added under `name` by this one call.
-        Ok(Self {
+        let added = Self {
             range,
             name: ManuallyDrop::new(name),
-        })
+        };
+        // Room for one more was reserved above, so this cannot fail; if it did, the memory
+        // would stay added rather than be removed behind the caller's back.
+        if let Err(e) = memory.push_within_capacity(added) {
+            e.0.leak_until_reboot();
+            return Err(ENOMEM);
+        }
+        Ok(())
     }
 
     /// The added range.
@@ -353,16 +365,44 @@ impl AddedMemory {
         let nr = u32::try_from(ranges.len())?;
         // SAFETY: `ranges` holds `nr` ranges, each added by one call (type invariant).
         to_result(unsafe { offline_and_remove_memory_ranges(ranges.as_ptr(), nr) })?;
-        // `offline_and_remove_memory_ranges()` returns 0 only after its second phase ran
-        // `try_remove_memory()` on every range, which released each range's resource (an exact
-        // match: one resource per add call) in `release_mem_region_adjustable()`. That phase
-        // cannot fail: every block was offlined in the first phase under
-        // `lock_device_hotplug()`, which onlining takes too, and the blocks of one add call
-        // either all have an altmap or none has. So the core no longer uses the names.
+        // `offline_and_remove_memory_ranges()` returns 0 once every block is offline, but its
+        // second phase only WARNs when `try_remove_memory()` fails for a range and goes on: such
+        // a range is still added, and its resource, which points at the name, is still in the
+        // iomem tree. So believe the tree, not the return value.
         for m in memory.drain_all() {
-            m.forget_removed();
+            if m.resource_present() {
+                pr_err!(
+                    "{:#x}-{:#x} not removed: kept added until reboot\n",
+                    m.range.start,
+                    m.range.end
+                );
+                m.leak_until_reboot();
+            } else {
+                m.forget_removed();
+            }
         }
         Ok(())
+    }
+
+    /// Whether the "System RAM" resource of this added memory (driver managed) is still in the
+    /// iomem tree, as `region_intersects()` sees it.
+    fn resource_present(&self) -> bool {
+        let flags = bindings::IORESOURCE_MEM
+            | bindings::IORESOURCE_SYSRAM
+            | bindings::IORESOURCE_SYSRAM_DRIVER_MANAGED;
+        let Ok(size) = usize::try_from(self.range.len()) else {
+            return true;
+        };
+        // SAFETY: `region_intersects()` only reads the iomem tree, under the resource lock.
+        let rc = unsafe {
+            bindings::region_intersects(
+                self.range.start,
+                size,
+                flags as c_ulong,
+                bindings::IORES_DESC_NONE as c_ulong,
+            )
+        };
+        rc != bindings::REGION_DISJOINT as c_int
     }
 
     /// Frees what a removed range still holds, without trying to remove it again.

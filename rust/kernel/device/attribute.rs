@@ -162,9 +162,39 @@ impl<L: ?Sized> Groups<L> {
         }
     }
 
+    /// The table as [`DriverLayout::DEVICE_GROUPS`] holds it.
+    pub const fn driver_groups(&'static self) -> DriverGroups<L> {
+        // INVARIANT: `self` is static, and its groups are those of `L` (type invariant).
+        DriverGroups {
+            ptr: self.groups.as_ptr(),
+            _layout: PhantomData,
+        }
+    }
+}
+
+/// A reference to the static attribute table of a driver whose bus adapter is `L`, for
+/// [`DriverLayout::DEVICE_GROUPS`]. Made by [`Groups::driver_groups`].
+///
+/// # Invariants
+///
+/// `ptr` is the NULL-terminated array of a static [`Groups<L>`].
+pub struct DriverGroups<L: ?Sized> {
+    ptr: *const *const bindings::attribute_group,
+    _layout: PhantomData<fn() -> *const L>,
+}
+
+impl<L: ?Sized> Clone for DriverGroups<L> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<L: ?Sized> Copy for DriverGroups<L> {}
+
+impl<L: ?Sized> DriverGroups<L> {
     /// The NULL-terminated array for `struct device_driver::dev_groups`.
-    pub fn as_raw(&'static self) -> *const *const bindings::attribute_group {
-        self.groups.as_ptr()
+    pub fn as_raw(self) -> *const *const bindings::attribute_group {
+        self.ptr
     }
 }
 
