@@ -276,8 +276,12 @@ impl Hotplug {
     fn leak_until_reboot(&mut self) {
         self.added.drain_all().for_each(AddedMemory::leak_until_reboot);
         self.ranges.iter_mut().for_each(Range::leak_until_reboot);
-        self.group.take().map(MemoryGroup::leak_until_reboot);
-        self.node_type.take().map(NodeMemoryType::leak_until_reboot);
+        if let Some(group) = self.group.take() {
+            group.leak_until_reboot();
+        }
+        if let Some(node_type) = self.node_type.take() {
+            node_type.leak_until_reboot();
+        }
     }
 }
 
