@@ -16,6 +16,7 @@ mod overlay;
 mod patches;
 mod reports;
 mod run;
+mod send;
 mod series;
 mod setup;
 mod tap;
@@ -102,11 +103,33 @@ enum Cmd {
         #[arg(long)]
         list: bool,
     },
-    /// Generate the patch series in patches/ from the sources.
+    /// Generate the patch series in patches/<series>/ from the sources.
     Patches {
         /// First copy the last full `test` run's matrix into the cover letter.
         #[arg(long)]
         record: bool,
+        /// Sign with this identity ("Name <address>") instead of the
+        /// placeholder of series.toml; writes to --out, never to patches/.
+        #[arg(long, env = "KMEM_RS_IDENTITY", value_parser = parse_identity)]
+        identity: Option<series::Identity>,
+        /// Output directory (default: patches/, or $KMEM_RS_CACHE/outgoing
+        /// with --identity).
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
+    },
+    /// Mail the series with git send-email, signed and sent by you: they are
+    /// regenerated with your identity into $KMEM_RS_CACHE/outgoing first.
+    /// The placeholder identity of series.toml is refused.
+    Send {
+        /// Who signs and sends: "Name <address>".
+        #[arg(long, env = "KMEM_RS_IDENTITY", value_parser = parse_identity)]
+        identity: series::Identity,
+        /// Only this series (repeatable; default: all, in stacked order).
+        #[arg(short, long)]
+        series: Vec<String>,
+        /// git send-email --dry-run: show what would be sent.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Show persistent memory becoming System RAM and going away again.
     Demo {
@@ -148,6 +171,10 @@ fn main() {
         eprintln!("kmem-rs: error: {err:#}");
         std::process::exit(1);
     }
+}
+
+fn parse_identity(text: &str) -> Result<series::Identity> {
+    series::Identity::parse(text)
 }
 
 fn real_main(cli: Cli) -> Result<()> {
@@ -222,9 +249,21 @@ fn real_main(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
-        Cmd::Patches { record } => {
+        Cmd::Patches {
+            record,
+            identity,
+            out,
+        } => {
             setup::setup(&ctx, false)?;
-            patches::run(&ctx, record)
+            patches::run(&ctx, record, identity.as_ref(), out)
+        }
+        Cmd::Send {
+            identity,
+            series,
+            dry_run,
+        } => {
+            setup::setup(&ctx, false)?;
+            send::run(&ctx, &identity, dry_run, &series)
         }
         Cmd::Demo { no_build, driver } => {
             let kernel = ensure_built(&ctx, no_build)?;
