@@ -356,6 +356,27 @@ pub fn maintained_in_base(get_maintainer: &str, base_maintainers: &str) -> bool 
     })
 }
 
+/// Whether checkpatch warnings of `types` are all ones that say nothing
+/// about the patch: FILE_PATH_CHANGES when the base's MAINTAINERS already
+/// covers the added files, UNKNOWN_COMMIT_ID when the tree has no history.
+pub fn waivable(types: &[&str], covered: bool, no_history: bool) -> bool {
+    !types.is_empty()
+        && types.iter().all(|t| match *t {
+            "FILE_PATH_CHANGES" => covered,
+            "UNKNOWN_COMMIT_ID" => no_history,
+            _ => false,
+        })
+}
+
+/// The ids of checkpatch's "Unknown commit id 'ID'" warnings in `text`.
+fn unknown_commit_ids(text: &str) -> Vec<String> {
+    text.lines()
+        .filter(|l| l.starts_with("WARNING:UNKNOWN_COMMIT_ID:"))
+        .filter_map(|l| l.split('\'').nth(1))
+        .map(str::to_string)
+        .collect()
+}
+
 /// The checkpatch warning types (`--show-types`) in `text`.
 fn warning_types(text: &str) -> Vec<&str> {
     text.lines()
@@ -368,6 +389,11 @@ fn checkpatch(ctx: &Ctx, series: &Series) -> Result<String> {
     let mut bad = Vec::new();
     let mut checks = 0;
     let mut waived = Vec::new();
+    let mut unknown_ids: Vec<String> = Vec::new();
+    let base_has_history = git(&ctx.src())
+        .args(["rev-parse", "-q", "--verify", &format!("{BASE_TAG}^")])
+        .output()
+        .is_ok_and(|o| o.status.success());
     let base_maintainers = stdout(
         git(&ctx.src()).args(["show", &format!("{BASE_TAG}:MAINTAINERS")]),
         "git show MAINTAINERS",
@@ -401,36 +427,40 @@ fn checkpatch(ctx: &Ctx, series: &Series) -> Result<String> {
                 );
             }
             let mut totals = checkpatch_totals(&text);
-            // "does MAINTAINERS need updating?" for a patch that adds files
-            // without touching MAINTAINERS: waived when an entry of the base
-            // already has a maintainer for every file it adds.
+            // Two warnings that say nothing about a patch here: "does
+            // MAINTAINERS need updating?" when an entry of the base already
+            // maintains every file it adds, and "Unknown commit id" when the
+            // imported tree has no history to look Fixes: ids up in.
             if let Some((0, w, c)) = totals {
                 let types = warning_types(&text);
-                if w > 0
-                    && types.len() as u32 == w
-                    && types.iter().all(|t| *t == "FILE_PATH_CHANGES")
-                {
-                    let added = new_files(&fs::read_to_string(&p)?);
-                    let mut covered = !added.is_empty();
-                    for f in &added {
-                        let who = command("perl")
-                            .current_dir(ctx.src())
-                            .args([
-                                "scripts/get_maintainer.pl",
-                                "--no-git",
-                                "--no-git-fallback",
-                                "--rolestats",
-                                "-f",
-                            ])
-                            .arg(f)
-                            .output()?;
-                        covered &= maintained_in_base(
-                            &String::from_utf8_lossy(&who.stdout),
-                            &base_maintainers,
-                        );
-                    }
-                    if covered {
-                        waived.push(name.clone());
+                if w > 0 && types.len() as u32 == w {
+                    let covered = if types.contains(&"FILE_PATH_CHANGES") {
+                        let added = new_files(&fs::read_to_string(&p)?);
+                        let mut all = !added.is_empty();
+                        for f in &added {
+                            let who = command("perl")
+                                .current_dir(ctx.src())
+                                .args([
+                                    "scripts/get_maintainer.pl",
+                                    "--no-git",
+                                    "--no-git-fallback",
+                                    "--rolestats",
+                                    "-f",
+                                ])
+                                .arg(f)
+                                .output()?;
+                            all &= maintained_in_base(
+                                &String::from_utf8_lossy(&who.stdout),
+                                &base_maintainers,
+                            );
+                        }
+                        all
+                    } else {
+                        false
+                    };
+                    if waivable(&types, covered, !base_has_history) {
+                        waived.push(format!("{name} ({})", types.join(", ")));
+                        unknown_ids.extend(unknown_commit_ids(&text));
                         totals = Some((0, 0, c));
                     }
                 }
@@ -454,9 +484,14 @@ fn checkpatch(ctx: &Ctx, series: &Series) -> Result<String> {
     }
     let mut detail = format!("0 errors, 0 warnings, {checks} checks");
     if !waived.is_empty() {
+        detail.push_str(&format!("; waived: {}", waived.join(", ")));
+    }
+    if !unknown_ids.is_empty() {
+        unknown_ids.sort();
+        unknown_ids.dedup();
         detail.push_str(&format!(
-            "; MAINTAINERS already covers the files added by {}",
-            waived.join(", ")
+            "; commit ids not in the base's history (it has none), check them upstream: {}",
+            unknown_ids.join(" ")
         ));
     }
     Ok(detail)
@@ -889,5 +924,22 @@ mod tests {
         assert!(!maintained_in_base(ours, base));
         let text = "WARNING:FILE_PATH_CHANGES: added, moved or deleted file(s)\nCHECK:X: y\n";
         assert_eq!(warning_types(text), ["FILE_PATH_CHANGES"]);
+    }
+
+    #[test]
+    fn checkpatch_waivers() {
+        let text = "WARNING:UNKNOWN_COMMIT_ID: Unknown commit id 'ba72b4c8cf60', maybe rebased or not pulled?\n";
+        assert_eq!(warning_types(text), ["UNKNOWN_COMMIT_ID"]);
+        assert_eq!(unknown_commit_ids(text), ["ba72b4c8cf60"]);
+        assert!(waivable(&["UNKNOWN_COMMIT_ID"], false, true));
+        assert!(!waivable(&["UNKNOWN_COMMIT_ID"], true, false));
+        assert!(waivable(
+            &["FILE_PATH_CHANGES", "UNKNOWN_COMMIT_ID"],
+            true,
+            true
+        ));
+        assert!(!waivable(&["FILE_PATH_CHANGES"], false, true));
+        assert!(!waivable(&["LONG_LINE", "UNKNOWN_COMMIT_ID"], true, true));
+        assert!(!waivable(&[], true, true));
     }
 }
