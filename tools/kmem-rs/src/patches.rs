@@ -181,13 +181,15 @@ pub fn commit(ctx: &Ctx, series: &Series) -> Result<Commits> {
     Ok(Commits { base, commits })
 }
 
-/// The patch ids (`git patch-id --stable`, as `git format-patch --base`
-/// writes prerequisites) of `commits`.
+/// The patch ids of `commits` as `git format-patch --base` writes them as
+/// prerequisites: `git patch-id --stable` of a diff made without the indent
+/// heuristic (git computes them internally without it, so a diff with it
+/// can give another id when a hunk could be placed two ways).
 fn patch_ids(ctx: &Ctx, commits: &[&str]) -> Result<Vec<String>> {
     let mut ids = Vec::new();
     for c in commits {
         let diff = git(ctx)
-            .args(["show", "--no-color", c])
+            .args(["show", "--no-color", "--no-indent-heuristic", c])
             .stderr(Stdio::piped())
             .output()
             .context("cannot run git show")?;
