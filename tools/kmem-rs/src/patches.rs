@@ -556,6 +556,33 @@ pub fn load_as(ctx: &Ctx, identity: Option<&Identity>) -> Result<Series> {
     Ok(series)
 }
 
+/// Where `patches` writes: `out`, else `committed` (the repository's
+/// `patches/`), or with another identity the cache's [`OUTGOING`]; never
+/// `committed` with another identity.
+pub fn output_dir(
+    committed: &Path,
+    cache: &Path,
+    own_identity: bool,
+    out: Option<PathBuf>,
+) -> Result<PathBuf> {
+    let out = match (own_identity, out) {
+        (false, None) => committed.to_path_buf(),
+        (true, None) => cache.join(OUTGOING),
+        (_, Some(o)) => o,
+    };
+    let same = match (out.canonicalize(), committed.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => out == committed,
+    };
+    if own_identity && same {
+        bail!(
+            "{} holds the series under the placeholder identity of series.toml: write yours elsewhere (--out)",
+            committed.display()
+        );
+    }
+    Ok(out)
+}
+
 /// `patches`: regenerate `patches/` (or, with `identity`, the series signed
 /// by it into `out`, by default `$KMEM_RS_CACHE/outgoing`), after copying
 /// the last full test run's matrix into the series with `record`.
@@ -567,22 +594,12 @@ pub fn run(
 ) -> Result<()> {
     println!("==> patches");
     let series = load_as(ctx, identity)?;
-    let committed = ctx.repo.join(PATCHES_DIR);
-    let out = match (identity, out) {
-        (None, None) => committed.clone(),
-        (Some(_), None) => ctx.cache.join(OUTGOING),
-        (_, Some(o)) => o,
-    };
-    let same = |a: &Path, b: &Path| match (a.canonicalize(), b.canonicalize()) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => a == b,
-    };
-    if identity.is_some() && same(&out, &committed) {
-        bail!(
-            "{} holds the series under the placeholder identity of series.toml: write yours elsewhere (--out)",
-            committed.display()
-        );
-    }
+    let out = output_dir(
+        &ctx.repo.join(PATCHES_DIR),
+        &ctx.cache,
+        identity.is_some(),
+        out,
+    )?;
     if record {
         let last = ctx.cache.join(LAST_MATRIX);
         let text = fs::read_to_string(&last).with_context(|| {
@@ -670,6 +687,30 @@ mod tests {
         let (out, kept) = filter_prerequisites(text, &[]);
         assert_eq!(out, "x\nbase-commit: b\n-- \n");
         assert_eq!(kept, 0);
+    }
+
+    #[test]
+    fn own_identity_never_writes_patches() {
+        let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let committed = repo.join(PATCHES_DIR);
+        let cache = Path::new("/cache");
+        assert_eq!(
+            output_dir(&committed, cache, false, None).unwrap(),
+            committed
+        );
+        assert_eq!(
+            output_dir(&committed, cache, true, None).unwrap(),
+            cache.join(OUTGOING)
+        );
+        let mine = PathBuf::from("/tmp/mine");
+        assert_eq!(
+            output_dir(&committed, cache, true, Some(mine.clone())).unwrap(),
+            mine
+        );
+        // The same directory spelled another way is still refused.
+        let sneaky = repo.join("tools/../patches");
+        let err = output_dir(&committed, cache, true, Some(sneaky)).unwrap_err();
+        assert!(err.to_string().contains("placeholder identity"), "{err}");
     }
 
     #[test]
