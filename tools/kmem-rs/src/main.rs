@@ -179,6 +179,16 @@ fn parse_identity(text: &str) -> Result<series::Identity> {
 
 fn real_main(cli: Cli) -> Result<()> {
     let ctx = ctx::Ctx::new(cli.cache, cli.jobs, cli.variant)?;
+    // A send under the placeholder identity is refused before anything
+    // runs, lock and setup included.
+    if let Cmd::Send {
+        identity,
+        dry_run: false,
+        ..
+    } = &cli.cmd
+    {
+        send::check_sender(&series::Series::load(&ctx.repo)?.identity, identity)?;
+    }
     let _lock = match cli.cmd {
         Cmd::Test { list: true, .. } | Cmd::Check { list: true, .. } => None,
         _ => Some(ctx.lock()?),

@@ -35,7 +35,7 @@ pub enum Via<'a> {
 pub fn check_sender(committed: &Identity, sender: &Identity) -> Result<()> {
     if let Some(why) = sender.not_a_sender(committed) {
         bail!(
-            "refusing to send: {why}. Send as yourself: `cargo kmem send --identity \"Your Name <you@example.net>\"` (or KMEM_RS_IDENTITY), with your real address"
+            "refusing to send: {why}. Send as yourself: `cargo kmem send --identity \"Your Name <your address>\"` (or KMEM_RS_IDENTITY), with your real address"
         );
     }
     Ok(())
