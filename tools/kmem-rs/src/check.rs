@@ -3,9 +3,11 @@
 //! timed and reported as TAP; any failure fails the command.
 //!
 //! - `patches/` is what the sources generate;
-//! - `git am` of `patches/` onto the base gives the series' trees;
+//! - `git am` of every series of `patches/`, stacked in order onto the base,
+//!   gives the series' trees, and a series based on nothing applies alone;
 //! - checkpatch.pl --strict: no errors, no warnings;
-//! - every commit builds (`make CLIPPY=1`), with no warning in a series file;
+//! - every commit of every series builds (`make CLIPPY=1`), in stacked
+//!   order, with no warning in a series file;
 //! - rustfmtcheck, rustdoc, htmldocs of the new page;
 //! - git send-email to a local sendmail stand-in;
 //! - config variants (no memory hot-remove, no Rust driver) compile.
@@ -20,8 +22,9 @@ use std::time::Instant;
 use crate::build;
 use crate::ctx::Ctx;
 use crate::overlay;
-use crate::patches::{self, Commits, PATCHES_DIR};
+use crate::patches::{self, is_cover_letter, posting_files, Commits, PATCHES_DIR};
 use crate::run::{command, Step};
+use crate::send::{send_email, Via};
 use crate::series::Series;
 use crate::setup::BASE_TAG;
 
@@ -30,7 +33,7 @@ pub const CHECKS: &[(&str, &str)] = &[
     ("fresh", "patches/ is what the sources generate"),
     (
         "git-am",
-        "git am of patches/ onto the base reproduces every commit",
+        "git am of every series onto the base reproduces every commit",
     ),
     (
         "checkpatch",
@@ -38,7 +41,7 @@ pub const CHECKS: &[(&str, &str)] = &[
     ),
     (
         "bisect",
-        "every commit builds with CLIPPY=1, no warning in series files",
+        "every commit of every series builds with CLIPPY=1, no warning in series files",
     ),
     ("rustfmt", "make rustfmtcheck"),
     ("rustdoc", "make rustdoc"),
@@ -80,7 +83,7 @@ pub fn run(ctx: &Ctx, filters: &[String]) -> Result<(usize, usize)> {
     overlay::apply(ctx)?;
     let series = Series::load(&ctx.repo)?;
     let out = ctx.cache.join("series/check");
-    let generated = patches::generate(ctx, &out)?;
+    let generated = patches::generate(ctx, &series, &out)?;
     println!("TAP version 13\n1..{}", picked.len());
     let mut results = Vec::new();
     for (i, (name, about)) in picked.iter().enumerate() {
@@ -88,12 +91,12 @@ pub fn run(ctx: &Ctx, filters: &[String]) -> Result<(usize, usize)> {
         let r = match *name {
             "fresh" => fresh(ctx, &out),
             "git-am" => git_am(ctx, &series, &generated),
-            "checkpatch" => checkpatch(ctx),
-            "bisect" => bisect(ctx, &generated),
+            "checkpatch" => checkpatch(ctx, &series),
+            "bisect" => bisect(ctx, &series, &generated),
             "rustfmt" => make_target(ctx, "rustfmtcheck", &["rustfmtcheck"]),
             "rustdoc" => make_target(ctx, "rustdoc", &["rustdoc"]),
             "htmldocs" => htmldocs(ctx),
-            "send-email" => send_email(ctx),
+            "send-email" => send_all(ctx, &series),
             "nohotremove" => variant(ctx, "nohotremove"),
             "norustdriver" => variant(ctx, "norustdriver"),
             "nonuma" => variant(ctx, "nonuma"),
@@ -140,8 +143,18 @@ fn fresh(ctx: &Ctx, regenerated: &Path) -> Result<String> {
             excerpt.join("\n")
         );
     }
-    let n = fs::read_dir(&committed)?.count();
+    let n = count_files(&committed)?;
     Ok(format!("{n} files up to date"))
+}
+
+/// Files under `dir`, recursively.
+fn count_files(dir: &Path) -> Result<usize> {
+    let mut n = 0;
+    for e in fs::read_dir(dir)? {
+        let p = e?.path();
+        n += if p.is_dir() { count_files(&p)? } else { 1 };
+    }
+    Ok(n)
 }
 
 fn git(dir: &Path) -> Command {
@@ -165,88 +178,142 @@ fn stdout(cmd: &mut Command, what: &str) -> Result<String> {
     Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
 
-/// The committed patches, cover letter excluded, in order.
-fn patch_files(ctx: &Ctx) -> Result<Vec<PathBuf>> {
-    let mut v: Vec<PathBuf> = fs::read_dir(ctx.repo.join(PATCHES_DIR))
-        .context("no patches/: run `cargo kmem patches`")?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            p.extension().is_some_and(|x| x == "patch")
-                && !p.to_string_lossy().ends_with("-0000-cover-letter.patch")
-        })
+/// The committed patches of series `s`, cover letter excluded, in order.
+fn patch_files(ctx: &Ctx, series: &Series, s: usize) -> Result<Vec<PathBuf>> {
+    let dir = ctx.repo.join(PATCHES_DIR).join(&series.postings[s].id);
+    let v: Vec<PathBuf> = posting_files(&dir)?
+        .into_iter()
+        .filter(|p| !is_cover_letter(p))
         .collect();
-    v.sort();
     if v.is_empty() {
-        bail!("patches/ holds no patches: run `cargo kmem patches`");
+        bail!(
+            "{} holds no patches: run `cargo kmem patches`",
+            dir.display()
+        );
     }
     Ok(v)
 }
 
-/// `git am` in a sparse worktree of the base commit (only the files the
-/// series touches are checked out), then each commit's tree is compared.
-fn git_am(ctx: &Ctx, series: &Series, commits: &Commits) -> Result<String> {
-    let files = patch_files(ctx)?;
-    if files.len() != commits.commits.len() {
-        bail!(
-            "patches/ has {} patches, the series {}: regenerate with `cargo kmem patches`",
-            files.len(),
-            commits.commits.len()
-        );
+/// The `git am` runs that check `patches/`: first every series stacked in
+/// order, whose trees are compared with the series' commits; then each
+/// series that is based on fewer series than are stacked below it, alone on
+/// the base with the series it is based on (it must apply there).
+pub fn am_runs(series: &Series) -> Vec<Vec<usize>> {
+    let all: Vec<usize> = (0..series.postings.len()).collect();
+    let mut runs = vec![all];
+    for (s, p) in series.postings.iter().enumerate() {
+        let mut own: Vec<usize> = (0..s)
+            .filter(|b| p.based_on.contains(&series.postings[*b].id))
+            .collect();
+        if own.len() < s {
+            own.push(s);
+            runs.push(own);
+        }
     }
-    let wt = ctx.cache.join("series/am");
+    runs
+}
+
+/// A sparse worktree of the base commit at `wt` (only the files the series
+/// touches are checked out).
+fn base_worktree(ctx: &Ctx, wt: &Path, touched: &BTreeSet<String>) -> Result<()> {
     let src = ctx.src();
     let _ = git(&src)
         .args(["worktree", "remove", "--force"])
-        .arg(&wt)
+        .arg(wt)
         .output();
-    let _ = fs::remove_dir_all(&wt);
+    let _ = fs::remove_dir_all(wt);
     let _ = git(&src).args(["worktree", "prune"]).output();
     stdout(
         git(&src)
             .args(["worktree", "add", "--no-checkout", "--detach"])
-            .arg(&wt)
+            .arg(wt)
             .arg(BASE_TAG),
         "git worktree add",
     )?;
-    let touched: BTreeSet<String> = overlay::desired(ctx)?.into_keys().collect();
     stdout(
-        git(&wt)
+        git(wt)
             .args(["sparse-checkout", "set", "--no-cone"])
             .args(touched.iter().map(|p| format!("/{p}"))),
         "git sparse-checkout",
     )?;
-    stdout(git(&wt).args(["checkout", "--quiet"]), "git checkout")?;
-    let who = &series.identity;
-    stdout(
-        git(&wt)
-            .args(["am", "--quiet", "--whitespace=error"])
-            .args(&files)
-            .env("GIT_COMMITTER_NAME", &who.name)
-            .env("GIT_COMMITTER_EMAIL", &who.email),
-        "git am",
-    )?;
-    let n = commits.commits.len();
-    for (i, (id, subject)) in commits.commits.iter().enumerate() {
-        let want = stdout(
-            git(&src).args(["rev-parse", &format!("{id}^{{tree}}")]),
-            "git rev-parse",
-        )?;
-        let got = stdout(
-            git(&wt).args(["rev-parse", &format!("HEAD~{}^{{tree}}", n - 1 - i)]),
-            "git rev-parse",
-        )?;
-        if want != got {
+    stdout(git(wt).args(["checkout", "--quiet"]), "git checkout")?;
+    Ok(())
+}
+
+/// `git am` of `patches/` in sparse worktrees of the base commit: the runs
+/// of [`am_runs`].
+fn git_am(ctx: &Ctx, series: &Series, commits: &Commits) -> Result<String> {
+    let mut files = Vec::new();
+    for s in 0..series.postings.len() {
+        let f = patch_files(ctx, series, s)?;
+        if f.len() != series.patch_range(s).len() {
             bail!(
-                "after git am, patch {} ({subject}) gives tree {got}, the series {want}",
-                i + 1
+                "patches/{} has {} patches, the series {}: regenerate with `cargo kmem patches`",
+                series.postings[s].id,
+                f.len(),
+                series.patch_range(s).len()
             );
+        }
+        files.push(f);
+    }
+    let wt = ctx.cache.join("series/am");
+    let src = ctx.src();
+    let touched: BTreeSet<String> = overlay::desired(ctx)?.into_keys().collect();
+    let who = &series.identity;
+    let mut alone = Vec::new();
+    for (r, run) in am_runs(series).iter().enumerate() {
+        base_worktree(ctx, &wt, &touched)?;
+        let names: Vec<&str> = run
+            .iter()
+            .map(|s| series.postings[*s].id.as_str())
+            .collect();
+        stdout(
+            git(&wt)
+                .args(["am", "--quiet", "--whitespace=error"])
+                .args(run.iter().flat_map(|s| files[*s].iter()))
+                .env("GIT_COMMITTER_NAME", &who.name)
+                .env("GIT_COMMITTER_EMAIL", &who.email),
+            &format!("git am of {}", names.join(" + ")),
+        )?;
+        if r > 0 {
+            alone.push(names.join("+"));
+            continue;
+        }
+        let n = commits.commits.len();
+        for (i, (id, subject)) in commits.commits.iter().enumerate() {
+            let want = stdout(
+                git(&src).args(["rev-parse", &format!("{id}^{{tree}}")]),
+                "git rev-parse",
+            )?;
+            let got = stdout(
+                git(&wt).args(["rev-parse", &format!("HEAD~{}^{{tree}}", n - 1 - i)]),
+                "git rev-parse",
+            )?;
+            if want != got {
+                let s = series.posting_of(i);
+                bail!(
+                    "after git am, patch {}/{} of series {} ({subject}) gives tree {got}, the series {want}",
+                    i - series.patch_range(s).start + 1,
+                    series.patch_range(s).len(),
+                    series.postings[s].id
+                );
+            }
         }
     }
     let _ = git(&src)
         .args(["worktree", "remove", "--force"])
         .arg(&wt)
         .output();
-    Ok(format!("{n} patches applied; every tree matches"))
+    Ok(format!(
+        "{} series ({} patches) stacked, every tree matches; applied on the base alone: {}",
+        series.postings.len(),
+        commits.commits.len(),
+        if alone.is_empty() {
+            "-".to_string()
+        } else {
+            alone.join(", ")
+        }
+    ))
 }
 
 /// `total: E errors, W warnings, C checks, …` of checkpatch.pl.
@@ -263,48 +330,171 @@ pub fn checkpatch_totals(text: &str) -> Option<(u32, u32, u32)> {
     }
 }
 
-fn checkpatch(ctx: &Ctx) -> Result<String> {
+/// Files a patch adds (`new file mode`).
+pub fn new_files(patch: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut current = None;
+    for l in patch.lines() {
+        if let Some(rest) = l.strip_prefix("diff --git a/") {
+            current = rest.split_once(" b/").map(|(_, b)| b.to_string());
+        } else if l.starts_with("new file mode") {
+            out.extend(current.take());
+        }
+    }
+    out
+}
+
+/// Whether `get_maintainer` output (with `--rolestats`) names a maintainer
+/// from an entry that `base_maintainers` (MAINTAINERS of the base) has.
+pub fn maintained_in_base(get_maintainer: &str, base_maintainers: &str) -> bool {
+    get_maintainer.lines().any(|l| {
+        l.split_once("(maintainer:").is_some_and(|(_, entry)| {
+            let entry = entry.trim_end();
+            let entry = entry.strip_suffix(')').unwrap_or(entry);
+            base_maintainers.lines().any(|m| m == entry)
+        })
+    })
+}
+
+/// Whether checkpatch warnings of `types` are all ones that say nothing
+/// about the patch: FILE_PATH_CHANGES when the base's MAINTAINERS already
+/// covers the added files, UNKNOWN_COMMIT_ID when the tree has no history.
+pub fn waivable(types: &[&str], covered: bool, no_history: bool) -> bool {
+    !types.is_empty()
+        && types.iter().all(|t| match *t {
+            "FILE_PATH_CHANGES" => covered,
+            "UNKNOWN_COMMIT_ID" => no_history,
+            _ => false,
+        })
+}
+
+/// The ids of checkpatch's "Unknown commit id 'ID'" warnings in `text`.
+fn unknown_commit_ids(text: &str) -> Vec<String> {
+    text.lines()
+        .filter(|l| l.starts_with("WARNING:UNKNOWN_COMMIT_ID:"))
+        .filter_map(|l| l.split('\'').nth(1))
+        .map(str::to_string)
+        .collect()
+}
+
+/// The checkpatch warning types (`--show-types`) in `text`.
+fn warning_types(text: &str) -> Vec<&str> {
+    text.lines()
+        .filter_map(|l| l.strip_prefix("WARNING:"))
+        .map(|w| w.split(':').next().unwrap_or_default())
+        .collect()
+}
+
+fn checkpatch(ctx: &Ctx, series: &Series) -> Result<String> {
     let mut bad = Vec::new();
     let mut checks = 0;
-    for p in patch_files(ctx)? {
-        let out = command("perl")
-            .current_dir(ctx.src())
-            // Debian's python3, with python3-ply, for the SPDX check (not a
-            // pyenv or venv python3 that may come first on PATH).
-            .env("PATH", debian_path())
-            .args(["scripts/checkpatch.pl", "--strict", "--no-color"])
-            .arg(&p)
-            .output()?;
-        let text = String::from_utf8_lossy(&out.stdout);
-        let name = p
-            .file_name()
-            .unwrap_or_default()
-            .to_string_lossy()
-            .to_string();
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        if !stderr.trim().is_empty() {
-            bail!(
-                "checkpatch.pl on {name} complained on stderr (a missing tool?):\n{}",
-                stderr.trim()
+    let mut waived = Vec::new();
+    let mut unknown_ids: Vec<String> = Vec::new();
+    let base_has_history = git(&ctx.src())
+        .args(["rev-parse", "-q", "--verify", &format!("{BASE_TAG}^")])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    let base_maintainers = stdout(
+        git(&ctx.src()).args(["show", &format!("{BASE_TAG}:MAINTAINERS")]),
+        "git show MAINTAINERS",
+    )?;
+    for s in 0..series.postings.len() {
+        for p in patch_files(ctx, series, s)? {
+            let out = command("perl")
+                .current_dir(ctx.src())
+                // Debian's python3, with python3-ply, for the SPDX check (not a
+                // pyenv or venv python3 that may come first on PATH).
+                .env("PATH", debian_path())
+                .args([
+                    "scripts/checkpatch.pl",
+                    "--strict",
+                    "--no-color",
+                    "--show-types",
+                ])
+                .arg(&p)
+                .output()?;
+            let text = String::from_utf8_lossy(&out.stdout);
+            let name = format!(
+                "{}/{}",
+                series.postings[s].id,
+                p.file_name().unwrap_or_default().to_string_lossy()
             );
-        }
-        match checkpatch_totals(&text) {
-            Some((0, 0, c)) => checks += c,
-            Some((e, w, _)) => bad.push(format!(
-                "{name}: {e} error(s), {w} warning(s):\n{}",
-                text.lines()
-                    .filter(|l| l.starts_with("ERROR:") || l.starts_with("WARNING:"))
-                    .take(10)
-                    .collect::<Vec<_>>()
-                    .join("\n")
-            )),
-            None => bad.push(format!("{name}: no checkpatch summary line")),
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            if !stderr.trim().is_empty() {
+                bail!(
+                    "checkpatch.pl on {name} complained on stderr (a missing tool?):\n{}",
+                    stderr.trim()
+                );
+            }
+            let mut totals = checkpatch_totals(&text);
+            // Two warnings that say nothing about a patch here: "does
+            // MAINTAINERS need updating?" when an entry of the base already
+            // maintains every file it adds, and "Unknown commit id" when the
+            // imported tree has no history to look Fixes: ids up in.
+            if let Some((0, w, c)) = totals {
+                let types = warning_types(&text);
+                if w > 0 && types.len() as u32 == w {
+                    let covered = if types.contains(&"FILE_PATH_CHANGES") {
+                        let added = new_files(&fs::read_to_string(&p)?);
+                        let mut all = !added.is_empty();
+                        for f in &added {
+                            let who = command("perl")
+                                .current_dir(ctx.src())
+                                .args([
+                                    "scripts/get_maintainer.pl",
+                                    "--no-git",
+                                    "--no-git-fallback",
+                                    "--rolestats",
+                                    "-f",
+                                ])
+                                .arg(f)
+                                .output()?;
+                            all &= maintained_in_base(
+                                &String::from_utf8_lossy(&who.stdout),
+                                &base_maintainers,
+                            );
+                        }
+                        all
+                    } else {
+                        false
+                    };
+                    if waivable(&types, covered, !base_has_history) {
+                        waived.push(format!("{name} ({})", types.join(", ")));
+                        unknown_ids.extend(unknown_commit_ids(&text));
+                        totals = Some((0, 0, c));
+                    }
+                }
+            }
+            match totals {
+                Some((0, 0, c)) => checks += c,
+                Some((e, w, _)) => bad.push(format!(
+                    "{name}: {e} error(s), {w} warning(s):\n{}",
+                    text.lines()
+                        .filter(|l| l.starts_with("ERROR:") || l.starts_with("WARNING:"))
+                        .take(10)
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                )),
+                None => bad.push(format!("{name}: no checkpatch summary line")),
+            }
         }
     }
     if !bad.is_empty() {
         bail!("{}", bad.join("\n"));
     }
-    Ok(format!("0 errors, 0 warnings, {checks} checks"))
+    let mut detail = format!("0 errors, 0 warnings, {checks} checks");
+    if !waived.is_empty() {
+        detail.push_str(&format!("; waived: {}", waived.join(", ")));
+    }
+    if !unknown_ids.is_empty() {
+        unknown_ids.sort();
+        unknown_ids.dedup();
+        detail.push_str(&format!(
+            "; commit ids not in the base's history (it has none), check them upstream: {}",
+            unknown_ids.join(" ")
+        ));
+    }
+    Ok(detail)
 }
 
 /// PATH with Debian's /usr/bin first.
@@ -353,22 +543,59 @@ pub fn series_warnings(log: &str, files: &BTreeSet<String>) -> Vec<String> {
     out
 }
 
-/// Builds every commit of the series in the test build directory with
-/// CLIPPY=1, then puts the overlay back.
-fn bisect(ctx: &Ctx, commits: &Commits) -> Result<String> {
+/// One build of the bisect check.
+#[derive(Debug, PartialEq, Eq)]
+pub struct BuildStep {
+    pub commit: String,
+    /// e.g. `dax 2/3 (7/13 stacked): dax/kmem: ...`
+    pub label: String,
+    /// The log's name, in build order.
+    pub log: String,
+}
+
+/// What the bisect check builds: every commit of every series, in stacked
+/// order (each series on top of the ones before it).
+pub fn bisect_plan(series: &Series, commits: &Commits) -> Vec<BuildStep> {
+    let total = commits.commits.len();
+    commits
+        .commits
+        .iter()
+        .enumerate()
+        .map(|(i, (commit, subject))| {
+            let s = series.posting_of(i);
+            let r = series.patch_range(s);
+            let id = &series.postings[s].id;
+            let k = i - r.start + 1;
+            BuildStep {
+                commit: commit.clone(),
+                label: format!(
+                    "{id} {k}/{} ({}/{total} stacked): {subject}",
+                    r.len(),
+                    i + 1
+                ),
+                log: format!("bisect-{:02}-{id}-{k}", i + 1),
+            }
+        })
+        .collect()
+}
+
+/// Builds every commit of every series, in stacked order, in the test build
+/// directory with CLIPPY=1, then puts the overlay back.
+fn bisect(ctx: &Ctx, series: &Series, commits: &Commits) -> Result<String> {
     let paths: BTreeSet<String> = overlay::desired(ctx)?.into_keys().collect();
     let series_files: BTreeSet<String> = paths
         .iter()
         .filter(|p| p.ends_with(".rs") || p.ends_with(".c") || p.ends_with(".h"))
         .cloned()
         .collect();
+    let plan = bisect_plan(series, commits);
     let result = (|| -> Result<String> {
         let mut times = Vec::new();
-        for (i, (id, subject)) in commits.commits.iter().enumerate() {
-            materialize(ctx, id, &paths)?;
+        for step in &plan {
+            materialize(ctx, &step.commit, &paths)?;
             build::configure_tree(ctx, true)?;
-            let log = ctx.log(&format!("bisect-{}", i + 1))?;
-            let name = format!("make CLIPPY=1 at patch {}/{}", i + 1, commits.commits.len());
+            let log = ctx.log(&step.log)?;
+            let name = format!("make CLIPPY=1 at {}", step.label);
             let t = Instant::now();
             Step::new(&name, &log)
                 .run_ok(
@@ -377,12 +604,12 @@ fn bisect(ctx: &Ctx, commits: &Commits) -> Result<String> {
                         .arg("CLIPPY=1")
                         .args(["bzImage", "modules"]),
                 )
-                .with_context(|| format!("patch {} ({subject}) does not build", i + 1))?;
+                .with_context(|| format!("{} does not build", step.label))?;
             let warnings = series_warnings(&fs::read_to_string(&log)?, &series_files);
             if !warnings.is_empty() {
                 bail!(
-                    "patch {} ({subject}) builds with warnings in series files (log {}):\n{}",
-                    i + 1,
+                    "{} builds with warnings in series files (log {}):\n{}",
+                    step.label,
                     log.display(),
                     warnings.join("\n")
                 );
@@ -390,8 +617,9 @@ fn bisect(ctx: &Ctx, commits: &Commits) -> Result<String> {
             times.push(format!("{:.0}s", t.elapsed().as_secs_f64()));
         }
         Ok(format!(
-            "{} commits build, 0 warnings ({})",
-            commits.commits.len(),
+            "{} commits of {} series build, 0 warnings ({})",
+            plan.len(),
+            series.postings.len(),
             times.join(", ")
         ))
     })();
@@ -490,9 +718,10 @@ fn htmldocs(ctx: &Ctx) -> Result<String> {
     Ok("kmem-rust.html built, 0 warnings".into())
 }
 
-/// git send-email of the whole series: first --dry-run, then for real into
-/// a sendmail stand-in that keeps the mails in a directory.
-fn send_email(ctx: &Ctx) -> Result<String> {
+/// git send-email of every series, each as its own thread: first
+/// --dry-run, then for real into a sendmail stand-in that keeps the mails
+/// in a directory (the only real send the placeholder identity may make).
+fn send_all(ctx: &Ctx, series: &Series) -> Result<String> {
     let dir = ctx.cache.join("series/outbox");
     let _ = fs::remove_dir_all(&dir);
     fs::create_dir_all(&dir)?;
@@ -503,46 +732,34 @@ fn send_email(ctx: &Ctx) -> Result<String> {
     )?;
     use std::os::unix::fs::PermissionsExt;
     fs::set_permissions(&sendmail, fs::Permissions::from_mode(0o755))?;
-    let mut files = vec![];
-    for e in fs::read_dir(ctx.repo.join(PATCHES_DIR))? {
-        let p = e?.path();
-        if p.extension().is_some_and(|x| x == "patch") {
-            files.push(p);
-        }
-    }
-    files.sort();
-    let series = Series::load(&ctx.repo)?;
-    let send = |dry: bool| -> Result<String> {
-        let mut c = git(&ctx.repo);
-        c.arg("send-email")
-            .arg(format!("--from={}", series.identity))
-            .arg(format!("--smtp-server={}", sendmail.display()))
-            .args(["--confirm=never", "--quiet", "--8bit-encoding=UTF-8"])
-            .env("GIT_AUTHOR_NAME", &series.identity.name)
-            .env("GIT_AUTHOR_EMAIL", &series.identity.email)
-            .env("GIT_COMMITTER_NAME", &series.identity.name)
-            .env("GIT_COMMITTER_EMAIL", &series.identity.email)
-            .env("OUTBOX", &dir);
-        if dry {
-            c.arg("--dry-run");
-        }
-        c.args(&files);
-        stdout(
-            &mut c,
-            "git send-email (is the git-email package installed?)",
+    let me = &series.identity;
+    let mut total = 0;
+    for p in &series.postings {
+        let files = posting_files(&ctx.repo.join(PATCHES_DIR).join(&p.id))?;
+        send_email(&files, me, me, Via::DryRun)
+            .with_context(|| format!("series {} (dry run)", p.id))?;
+        send_email(
+            &files,
+            me,
+            me,
+            Via::StandIn {
+                sendmail: &sendmail,
+                outbox: &dir,
+            },
         )
-    };
-    send(true)?;
-    send(false)?;
-    let mails = fs::read_dir(&dir)?.count();
-    if mails != files.len() {
-        bail!(
-            "the sendmail stand-in got {mails} mails for {} patches",
-            files.len()
-        );
+        .with_context(|| format!("series {}", p.id))?;
+        total += files.len();
+        let mails = fs::read_dir(&dir)?.count();
+        if mails != total {
+            bail!(
+                "the sendmail stand-in got {mails} mails for {total} patches and cover letters (series {})",
+                p.id
+            );
+        }
     }
     Ok(format!(
-        "--dry-run ok; {mails} mails delivered to the local stand-in"
+        "--dry-run ok; {total} mails of {} series delivered to the local stand-in",
+        series.postings.len()
     ))
 }
 
@@ -606,5 +823,123 @@ mod tests {
         assert_eq!(w.len(), 2, "{w:?}");
         assert!(w[0].contains("kmem_rs.rs:10:9"));
         assert!(w[1].contains("memory_hotplug.c:5:2"));
+    }
+
+    /// Three series: `fix` and `other` apply to the base, `feat` on top of
+    /// `fix` only.
+    fn three() -> Series {
+        Series::parse(
+            r#"
+            date = "2026-01-01T00:00:00+00:00"
+            test_matrix = "m"
+            [identity]
+            name = "A"
+            email = "a@b"
+            [[series]]
+            id = "fix"
+            [[series]]
+            id = "other"
+            [[series]]
+            id = "feat"
+            cover_letter = "c"
+            based_on = ["fix"]
+            [[patch]]
+            id = "f1"
+            series = "fix"
+            message = "1"
+            paths = []
+            [[patch]]
+            id = "o1"
+            series = "other"
+            message = "2"
+            paths = []
+            [[patch]]
+            id = "a1"
+            series = "feat"
+            message = "3"
+            paths = []
+            [[patch]]
+            id = "a2"
+            series = "feat"
+            message = "4"
+            paths = []
+            "#,
+        )
+        .unwrap()
+    }
+
+    fn commits(n: usize) -> Commits {
+        Commits {
+            base: "base".into(),
+            commits: (1..=n)
+                .map(|i| (format!("c{i}"), format!("s{i}")))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn bisect_builds_every_series_stacked() {
+        let s = three();
+        let c = commits(4);
+        let plan = bisect_plan(&s, &c);
+        let got: Vec<(&str, &str)> = plan
+            .iter()
+            .map(|p| (p.commit.as_str(), p.log.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("c1", "bisect-01-fix-1"),
+                ("c2", "bisect-02-other-1"),
+                ("c3", "bisect-03-feat-1"),
+                ("c4", "bisect-04-feat-2"),
+            ]
+        );
+        assert_eq!(plan[3].label, "feat 2/2 (4/4 stacked): s4");
+        assert_eq!(c.span(&s, 0), ("base", "c1"));
+        assert_eq!(c.span(&s, 2), ("c2", "c4"));
+    }
+
+    #[test]
+    fn am_stacks_all_then_each_series_on_what_it_needs() {
+        // All stacked; `other` alone on the base; `feat` on `fix` only.
+        assert_eq!(am_runs(&three()), vec![vec![0, 1, 2], vec![1], vec![0, 2]]);
+    }
+
+    #[test]
+    fn added_files_and_their_maintainers() {
+        let patch =
+            "diff --git a/rust/kernel/device/attribute.rs b/rust/kernel/device/attribute.rs\n\
+                     new file mode 100644\n\
+                     index 000000000000..111111111111\n\
+                     --- /dev/null\n\
+                     +++ b/rust/kernel/device/attribute.rs\n\
+                     diff --git a/rust/kernel/driver.rs b/rust/kernel/driver.rs\n\
+                     index 222222222222..333333333333 100644\n";
+        assert_eq!(new_files(patch), ["rust/kernel/device/attribute.rs"]);
+        let base = "DRIVER CORE, KOBJECTS, DEBUGFS AND SYSFS\nM:\tGreg\n";
+        let gm = "Greg Kroah-Hartman <gregkh@linuxfoundation.org> (maintainer:DRIVER CORE, KOBJECTS, DEBUGFS AND SYSFS)\n";
+        assert!(maintained_in_base(gm, base));
+        let ours = "Kmem <k@x> (maintainer:DEVICE DIRECT ACCESS (DAX) KMEM [RUST])\nlinux-kernel@vger.kernel.org (open list)\n";
+        assert!(!maintained_in_base(ours, base));
+        let text = "WARNING:FILE_PATH_CHANGES: added, moved or deleted file(s)\nCHECK:X: y\n";
+        assert_eq!(warning_types(text), ["FILE_PATH_CHANGES"]);
+    }
+
+    #[test]
+    fn checkpatch_waivers() {
+        let text = "WARNING:UNKNOWN_COMMIT_ID: Unknown commit id 'ba72b4c8cf60', maybe rebased or not pulled?\n";
+        assert_eq!(warning_types(text), ["UNKNOWN_COMMIT_ID"]);
+        assert_eq!(unknown_commit_ids(text), ["ba72b4c8cf60"]);
+        assert!(waivable(&["UNKNOWN_COMMIT_ID"], false, true));
+        assert!(!waivable(&["UNKNOWN_COMMIT_ID"], true, false));
+        assert!(waivable(
+            &["FILE_PATH_CHANGES", "UNKNOWN_COMMIT_ID"],
+            true,
+            true
+        ));
+        assert!(!waivable(&["FILE_PATH_CHANGES"], false, true));
+        assert!(!waivable(&["LONG_LINE", "UNKNOWN_COMMIT_ID"], true, true));
+        assert!(!waivable(&[], true, true));
     }
 }

@@ -16,6 +16,7 @@ mod overlay;
 mod patches;
 mod reports;
 mod run;
+mod send;
 mod series;
 mod setup;
 mod tap;
@@ -102,11 +103,33 @@ enum Cmd {
         #[arg(long)]
         list: bool,
     },
-    /// Generate the patch series in patches/ from the sources.
+    /// Generate the patch series in patches/<series>/ from the sources.
     Patches {
         /// First copy the last full `test` run's matrix into the cover letter.
         #[arg(long)]
         record: bool,
+        /// Sign with this identity ("Name <address>") instead of the
+        /// placeholder of series.toml; writes to --out, never to patches/.
+        #[arg(long, env = "KMEM_RS_IDENTITY", value_parser = parse_identity)]
+        identity: Option<series::Identity>,
+        /// Output directory (default: patches/, or $KMEM_RS_CACHE/outgoing
+        /// with --identity).
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
+    },
+    /// Mail the series with git send-email, signed and sent by you: they are
+    /// regenerated with your identity into $KMEM_RS_CACHE/outgoing first.
+    /// The placeholder identity of series.toml is refused.
+    Send {
+        /// Who signs and sends: "Name <address>".
+        #[arg(long, env = "KMEM_RS_IDENTITY", value_parser = parse_identity)]
+        identity: series::Identity,
+        /// Only this series (repeatable; default: all, in stacked order).
+        #[arg(short, long)]
+        series: Vec<String>,
+        /// git send-email --dry-run: show what would be sent.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Show persistent memory becoming System RAM and going away again.
     Demo {
@@ -150,8 +173,22 @@ fn main() {
     }
 }
 
+fn parse_identity(text: &str) -> Result<series::Identity> {
+    series::Identity::parse(text)
+}
+
 fn real_main(cli: Cli) -> Result<()> {
     let ctx = ctx::Ctx::new(cli.cache, cli.jobs, cli.variant)?;
+    // A send under the placeholder identity is refused before anything
+    // runs, lock and setup included.
+    if let Cmd::Send {
+        identity,
+        dry_run: false,
+        ..
+    } = &cli.cmd
+    {
+        send::check_sender(&series::Series::load(&ctx.repo)?.identity, identity)?;
+    }
     let _lock = match cli.cmd {
         Cmd::Test { list: true, .. } | Cmd::Check { list: true, .. } => None,
         _ => Some(ctx.lock()?),
@@ -222,9 +259,21 @@ fn real_main(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
-        Cmd::Patches { record } => {
+        Cmd::Patches {
+            record,
+            identity,
+            out,
+        } => {
             setup::setup(&ctx, false)?;
-            patches::run(&ctx, record)
+            patches::run(&ctx, record, identity.as_ref(), out)
+        }
+        Cmd::Send {
+            identity,
+            series,
+            dry_run,
+        } => {
+            setup::setup(&ctx, false)?;
+            send::run(&ctx, &identity, dry_run, &series)
         }
         Cmd::Demo { no_build, driver } => {
             let kernel = ensure_built(&ctx, no_build)?;

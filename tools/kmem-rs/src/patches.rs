@@ -1,11 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0-only
-//! `patches`: the series in `patches/`, generated from the sources.
+//! `patches`: the series in `patches/<series>/`, generated from the sources.
 //!
-//! Each patch of `tools/kmem-rs/series/series.toml` becomes a commit on the
-//! base commit of the imported tree, built with git plumbing in a private
-//! index (the source tree's checkout is not touched), with the series'
-//! identity and date, so that unchanged sources give byte-identical patches.
-//! Recipients come from `scripts/get_maintainer.pl`.
+//! Each patch of `tools/kmem-rs/series/series.toml` becomes a commit, all of
+//! them stacked in list order on the base commit of the imported tree, built
+//! with git plumbing in a private index (the source tree's checkout is not
+//! touched), with the series' identity and date, so that unchanged sources
+//! give byte-identical patches. Each series is then `git format-patch`ed on
+//! its own: its numbering, version, cover letter, base-commit (with the
+//! patches of the series it is based on as prerequisites) and recipients,
+//! from `scripts/get_maintainer.pl`.
 
 use anyhow::{bail, Context, Result};
 use std::collections::BTreeMap;
@@ -17,23 +20,39 @@ use std::process::{Command, Stdio};
 use crate::ctx::Ctx;
 use crate::overlay;
 use crate::run::command;
-use crate::series::Series;
+use crate::series::{Identity, Series};
 use crate::setup::BASE_TAG;
 
-/// Where the series lives in the repository.
+/// Where the series live in the repository, one directory each.
 pub const PATCHES_DIR: &str = "patches";
-/// The generated recipients file in [`PATCHES_DIR`].
+/// The generated recipients file in each series' directory.
 pub const RECIPIENTS: &str = "recipients.txt";
 /// The ref that holds the series' last commit in the imported tree.
 pub const SERIES_REF: &str = "refs/kmem-rs/series";
 /// Where `cargo kmem test` leaves the matrix of its last full run.
 pub const LAST_MATRIX: &str = "last-test-matrix.txt";
 
+/// The name `git format-patch` gives a cover letter.
+pub const COVER_LETTER: &str = "0000-cover-letter.patch";
+
 /// The series as commits in the imported tree.
 pub struct Commits {
     pub base: String,
-    /// (commit, subject), in order.
+    /// (commit, subject) of every patch of every series, in stacked order.
     pub commits: Vec<(String, String)>,
+}
+
+impl Commits {
+    /// The commit series `s` starts from (the base, or the last commit of
+    /// the series before it) and its last commit.
+    pub fn span(&self, series: &Series, s: usize) -> (&str, &str) {
+        let r = series.patch_range(s);
+        let from = match r.start {
+            0 => self.base.as_str(),
+            i => self.commits[i - 1].0.as_str(),
+        };
+        (from, self.commits[r.end - 1].0.as_str())
+    }
 }
 
 /// git in the imported tree, blind to the user's and the system's git
@@ -102,7 +121,7 @@ pub fn commit(ctx: &Ctx, series: &Series) -> Result<Commits> {
     with_index(&mut c);
     output(c.args(["read-tree", &base]), "git read-tree")?;
     let who = &series.identity;
-    let date = &series.series.date;
+    let date = &series.date;
     let mut parent = base.clone();
     let mut commits = Vec::new();
     let mut prev: BTreeMap<String, (Vec<u8>, u32)> = BTreeMap::new();
@@ -162,41 +181,143 @@ pub fn commit(ctx: &Ctx, series: &Series) -> Result<Commits> {
     Ok(Commits { base, commits })
 }
 
-/// `git format-patch` of `commits` into `out` (emptied first).
+/// The patch ids of `commits` as `git format-patch --base` writes them as
+/// prerequisites: `git patch-id --stable` of a diff made without the indent
+/// heuristic (git computes them internally without it, so a diff with it
+/// can give another id when a hunk could be placed two ways).
+fn patch_ids(ctx: &Ctx, commits: &[&str]) -> Result<Vec<String>> {
+    let mut ids = Vec::new();
+    for c in commits {
+        let diff = git(ctx)
+            .args(["show", "--no-color", "--no-indent-heuristic", c])
+            .stderr(Stdio::piped())
+            .output()
+            .context("cannot run git show")?;
+        if !diff.status.success() {
+            bail!("git show {c} failed");
+        }
+        let mut child = git(ctx)
+            .args(["patch-id", "--stable"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()?;
+        child
+            .stdin
+            .take()
+            .context("no stdin for git patch-id")?
+            .write_all(&diff.stdout)?;
+        let out = child.wait_with_output()?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        let id = text
+            .split_whitespace()
+            .next()
+            .with_context(|| format!("git patch-id gave no id for {c}"))?;
+        ids.push(id.to_string());
+    }
+    Ok(ids)
+}
+
+/// Keeps only the `prerequisite-patch-id:` lines of `text` whose id is in
+/// `keep`; returns the new text and how many were kept.
+pub fn filter_prerequisites(text: &str, keep: &[String]) -> (String, usize) {
+    let mut kept = 0;
+    let out = text
+        .split_inclusive('\n')
+        .filter(
+            |l| match l.trim_end().strip_prefix("prerequisite-patch-id: ") {
+                Some(id) if keep.iter().any(|k| k == id) => {
+                    kept += 1;
+                    true
+                }
+                Some(_) => false,
+                None => true,
+            },
+        )
+        .collect();
+    (out, kept)
+}
+
+/// `git format-patch` of series `s` into `out` (emptied first): base-commit
+/// is the base, and the prerequisites are the patches of the series it is
+/// based on (those of the series stacked below it that it does not need are
+/// dropped: it applies without them).
 fn format_patch(
     ctx: &Ctx,
     series: &Series,
+    s: usize,
     commits: &Commits,
     out: &Path,
     recipients: &Recipients,
 ) -> Result<Vec<PathBuf>> {
     let _ = fs::remove_dir_all(out);
     fs::create_dir_all(out)?;
-    let tip = &commits.commits.last().context("empty series")?.0;
+    let posting = &series.postings[s];
+    let (from, tip) = commits.span(series, s);
     let mut c = git(ctx);
-    c.args(["-c", "core.abbrev=12", "format-patch", "--cover-letter"])
-        .arg(format!("-v{}", series.series.version))
-        .arg(format!("--subject-prefix={}", series.series.subject_prefix))
+    c.args(["-c", "core.abbrev=12", "format-patch"]);
+    if posting.cover_letter.is_some() {
+        c.arg("--cover-letter");
+    }
+    if posting.version > 1 {
+        c.arg(format!("-v{}", posting.version));
+    }
+    c.arg(format!("--subject-prefix={}", posting.subject_prefix))
         .arg(format!("--base={}", commits.base))
         .args(["--no-signature", "--quiet", "-o"])
         .arg(out)
         .env("GIT_COMMITTER_NAME", &series.identity.name)
         .env("GIT_COMMITTER_EMAIL", &series.identity.email)
-        .env("GIT_COMMITTER_DATE", &series.series.date);
+        .env("GIT_COMMITTER_DATE", &series.date);
     for t in &recipients.to {
         c.arg(format!("--to={t}"));
     }
     for cc in &recipients.cc {
         c.arg(format!("--cc={cc}"));
     }
-    c.arg(format!("{}..{tip}", commits.base));
+    c.arg(format!("{from}..{tip}"));
     output(&mut c, "git format-patch")?;
-    let mut files: Vec<PathBuf> = fs::read_dir(out)?
+    let files = posting_files(out)?;
+    let needed: Vec<&str> = posting
+        .based_on
+        .iter()
+        .filter_map(|b| series.posting(b))
+        .flat_map(|b| series.patch_range(b))
+        .map(|i| commits.commits[i].0.as_str())
+        .collect();
+    let keep = patch_ids(ctx, &needed)?;
+    let mut kept = 0;
+    for f in &files {
+        let (text, n) = filter_prerequisites(&fs::read_to_string(f)?, &keep);
+        kept += n;
+        fs::write(f, text)?;
+    }
+    if kept != keep.len() {
+        bail!(
+            "series {}: git format-patch listed {kept} of the {} prerequisite patches of {:?}",
+            posting.id,
+            keep.len(),
+            posting.based_on
+        );
+    }
+    Ok(files)
+}
+
+/// The `*.patch` files of a series directory, in order (the cover letter,
+/// if any, first).
+pub fn posting_files(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut files: Vec<PathBuf> = fs::read_dir(dir)
+        .with_context(|| format!("no {}: run `cargo kmem patches`", dir.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|x| x == "patch"))
         .collect();
     files.sort();
     Ok(files)
+}
+
+/// Whether `path` is a cover letter.
+pub fn is_cover_letter(path: &Path) -> bool {
+    path.to_string_lossy().ends_with(COVER_LETTER)
 }
 
 /// To: the maintainers, Cc: reviewers and lists, as get_maintainer.pl says.
@@ -207,33 +328,44 @@ pub struct Recipients {
 }
 
 impl Recipients {
-    /// Parses get_maintainer.pl output with roles, leaving out `me`.
-    pub fn parse(text: &str, me: &str) -> Self {
+    /// Parses get_maintainer.pl output with roles, leaving out the
+    /// addresses in `exclude` (the series' own identities).
+    pub fn parse(text: &str, exclude: &[&str]) -> Self {
         let mut r = Recipients::default();
+        r.add(text, exclude);
+        r
+    }
+
+    /// Adds the recipients of get_maintainer.pl output `text`.
+    fn add(&mut self, text: &str, exclude: &[&str]) {
         for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
             let (who, role) = match line.find(" (") {
                 Some(at) if line.ends_with(')') => (&line[..at], &line[at + 2..line.len() - 1]),
                 _ => (line, ""),
             };
-            if who.contains(me) {
+            if exclude.iter().any(|me| who.contains(me)) {
                 continue;
             }
-            let list = if role.starts_with("maintainer:") || role.starts_with("supporter:") {
-                &mut r.to
+            let maintainer = role.starts_with("maintainer:") || role.starts_with("supporter:");
+            if maintainer {
+                self.cc.retain(|x| x != who);
+            }
+            if self.to.iter().any(|x| x == who) || self.cc.iter().any(|x| x == who) {
+                continue;
+            }
+            if maintainer {
+                self.to.push(who.to_string());
             } else {
-                &mut r.cc
-            };
-            if !list.iter().any(|x| x == who) {
-                list.push(who.to_string());
+                self.cc.push(who.to_string());
             }
         }
-        r
     }
 
-    fn text(&self) -> String {
-        let mut s = String::from(
-            "# Recipients of the series, from scripts/get_maintainer.pl (generated;\n\
-             # every patch carries them as To:/Cc: headers).\n",
+    fn text(&self, id: &str, per_patch: &[(String, Recipients)]) -> String {
+        let mut s = format!(
+            "# Recipients of the {id} series: everyone scripts/get_maintainer.pl\n\
+             # names for any of its patches (generated). The cover letter and\n\
+             # every patch carry them as To:/Cc: headers.\n"
         );
         for t in &self.to {
             s.push_str(&format!("To: {t}\n"));
@@ -241,56 +373,96 @@ impl Recipients {
         for c in &self.cc {
             s.push_str(&format!("Cc: {c}\n"));
         }
+        s.push_str("\n# Per patch, as get_maintainer.pl names them:\n");
+        for (patch, r) in per_patch {
+            s.push_str(&format!("\n# {patch}\n"));
+            for t in &r.to {
+                s.push_str(&format!("#   To: {t}\n"));
+            }
+            for c in &r.cc {
+                s.push_str(&format!("#   Cc: {c}\n"));
+            }
+        }
         s
     }
 }
 
-/// get_maintainer.pl over `patches`, run in the tree with the overlay (and
-/// so the series' MAINTAINERS entries) applied.
-fn recipients(ctx: &Ctx, series: &Series, patches: &[PathBuf]) -> Result<Recipients> {
-    let mut c = command("perl");
-    c.current_dir(ctx.src())
-        .args([
-            "scripts/get_maintainer.pl",
-            "--no-git",
-            "--no-git-fallback",
-            "--rolestats",
-        ])
-        .args(patches);
-    let text = output(&mut c, "scripts/get_maintainer.pl")?;
-    Ok(Recipients::parse(&text, &series.identity.email))
+/// get_maintainer.pl over each of `patches`, run in the tree with the
+/// overlay (and so the series' MAINTAINERS entries) applied: the union in
+/// patch order, and each patch's own.
+fn recipients(
+    ctx: &Ctx,
+    exclude: &[&str],
+    patches: &[PathBuf],
+) -> Result<(Recipients, Vec<(String, Recipients)>)> {
+    let mut all = Recipients::default();
+    let mut each = Vec::new();
+    for p in patches {
+        let mut c = command("perl");
+        c.current_dir(ctx.src())
+            .args([
+                "scripts/get_maintainer.pl",
+                "--no-git",
+                "--no-git-fallback",
+                "--rolestats",
+            ])
+            .arg(p);
+        let text = output(&mut c, "scripts/get_maintainer.pl")?;
+        all.add(&text, exclude);
+        let name = p
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .to_string();
+        each.push((name, Recipients::parse(&text, exclude)));
+    }
+    Ok((all, each))
 }
 
-/// Writes the cover letter's subject and blurb from the template and the
-/// recorded test matrix, and pins its date to the series date.
-fn fill_cover_letter(series: &Series, cover: &Path) -> Result<()> {
-    let template_path = series.dir.join(&series.series.cover_letter);
+/// Writes the cover letter's subject and blurb from the template of series
+/// `s`, with the recorded test matrix (`@TEST_MATRIX@`) and the series it
+/// is based on (`@BASED_ON@`), and pins its date to the series date.
+fn fill_cover_letter(series: &Series, s: usize, cover: &Path) -> Result<()> {
+    let name = series.postings[s]
+        .cover_letter
+        .as_deref()
+        .context("a cover letter without a template")?;
+    let template_path = series.dir.join(name);
     let template = fs::read_to_string(&template_path)
         .with_context(|| format!("cannot read {}", template_path.display()))?;
-    let matrix_path = series.dir.join(&series.series.test_matrix);
-    let matrix = fs::read_to_string(&matrix_path).with_context(|| {
-        format!(
-            "cannot read {}: run `cargo kmem test`, then `cargo kmem patches --record`",
-            matrix_path.display()
-        )
-    })?;
     let (subject, blurb) = template.split_once("\n\n").with_context(|| {
         format!(
             "{}: a subject, a blank line, the body",
             template_path.display()
         )
     })?;
-    let bench = fs::read_to_string(series.dir.join("..").join(BENCH_MD))
-        .map(|md| bench_summary(&md))
-        .unwrap_or_else(|_| "(no benchmark run recorded)".to_string());
-    let blurb = blurb
-        .replace("@TEST_MATRIX@", matrix.trim_end())
-        .replace("@BENCH@", bench.trim_end());
+    let mut blurb = blurb.to_string();
+    if blurb.contains("@TEST_MATRIX@") {
+        let matrix_path = series.dir.join(&series.test_matrix);
+        let matrix = fs::read_to_string(&matrix_path).with_context(|| {
+            format!(
+                "cannot read {}: run `cargo kmem test`, then `cargo kmem patches --record`",
+                matrix_path.display()
+            )
+        })?;
+        blurb = blurb.replace("@TEST_MATRIX@", matrix.trim_end());
+    }
+    if blurb.contains("@BASED_ON@") {
+        let mut list = String::new();
+        for b in &series.postings[s].based_on {
+            let i = series.posting(b).context("validated")?;
+            list.push_str(&format!("  {}\n", series.posting_subject(i)?));
+        }
+        blurb = blurb.replace("@BASED_ON@", list.trim_end());
+    }
+    if let Some(p) = leftover_placeholder(&blurb) {
+        bail!("{}: unknown placeholder {p}", template_path.display());
+    }
     let text = fs::read_to_string(cover)?;
     if !text.contains("*** SUBJECT HERE ***") || !text.contains("*** BLURB HERE ***") {
         bail!("git format-patch wrote an unexpected cover letter template");
     }
-    let date = rfc2822(&series.series.date)?;
+    let date = rfc2822(&series.date)?;
     let text: String = text
         .replace("*** SUBJECT HERE ***", subject.trim())
         .replace("*** BLURB HERE ***", blurb.trim_end())
@@ -307,78 +479,20 @@ fn fill_cover_letter(series: &Series, cover: &Path) -> Result<()> {
     Ok(())
 }
 
-/// The benchmark report `cargo kmem bench` leaves, relative to tools/kmem-rs.
-const BENCH_MD: &str = "bench-results/bench.md";
-
-/// The cover letter's view of the last benchmark: the Rust/C ratios per
-/// size and operation, and the targets with their verdicts, as plain text.
-pub fn bench_summary(md: &str) -> String {
-    let cells = |l: &str| -> Vec<String> {
-        l.trim()
-            .trim_matches('|')
-            .split('|')
-            .map(|c| c.trim().replace("**", "").replace('`', ""))
-            .collect()
-    };
-    let section = |title: &str| -> Vec<Vec<String>> {
-        md.split("\n#### ")
-            .find(|s| s.starts_with(title))
-            .map(|s| {
-                s.lines()
-                    .filter(|l| l.starts_with('|') && !l.contains("---"))
-                    .skip(1)
-                    .map(cells)
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
-    let ops = ["bind", "unplugged", "online_movable", "unbind"];
-    let mut out = format!(
-        "{:<8} {:<7} {:>8} {:>10} {:>15} {:>8} {:>12}\n",
-        "size", "memmap", "bind", "unplug", "online_movable", "unbind", "unbind again"
-    );
-    let mut row: Option<(String, String, Vec<String>)> = None;
-    for c in section("Time per operation") {
-        let [size, memmap, op, _, _, ratio, ..] = &c[..] else {
-            continue;
-        };
-        let ratio = ratio.split_whitespace().next().unwrap_or("?").to_string();
-        if row
-            .as_ref()
-            .is_some_and(|(s, m, _)| s != size || m != memmap)
-        {
-            let (s, m, r) = row.take().unwrap_or_default();
-            out.push_str(&format!(
-                "{s:<8} {m:<7} {:>8} {:>10} {:>15} {:>8} {:>12}\n",
-                r[0], r[1], r[2], r[3], r[4]
-            ));
+/// The first `@NAME@` (capitals and underscores) left in `text`.
+pub fn leftover_placeholder(text: &str) -> Option<&str> {
+    let mut rest = text;
+    while let Some(at) = rest.find('@') {
+        let after = &rest[at + 1..];
+        let n = after
+            .find(|c: char| !(c.is_ascii_uppercase() || c == '_'))
+            .unwrap_or(after.len());
+        if n > 0 && after[n..].starts_with('@') {
+            return Some(&rest[at..at + n + 2]);
         }
-        let entry = row.get_or_insert_with(|| (size.clone(), memmap.clone(), vec!["-".into(); 5]));
-        // "unbind" contains "bind": match the longest names first.
-        let i = if op.starts_with("unbind again") {
-            Some(4)
-        } else if op.starts_with("unbind") {
-            Some(3)
-        } else {
-            ops.iter().position(|o| op.contains(o))
-        };
-        if let Some(i) = i {
-            entry.2[i] = ratio;
-        }
+        rest = after;
     }
-    if let Some((s, m, r)) = row {
-        out.push_str(&format!(
-            "{s:<8} {m:<7} {:>8} {:>10} {:>15} {:>8} {:>12}\n",
-            r[0], r[1], r[2], r[3], r[4]
-        ));
-    }
-    out.push('\n');
-    for c in section("Targets") {
-        if let [target, measured, verdict, ..] = &c[..] {
-            out.push_str(&format!(" - {target}: {verdict}; {measured}\n"));
-        }
-    }
-    out
+    None
 }
 
 /// `2026-11-25T12:00:00+00:00` as a mail date, the way git writes it.
@@ -393,37 +507,100 @@ fn rfc2822(iso: &str) -> Result<String> {
     Ok(out)
 }
 
-/// Generates the whole series into `out`: commits, recipients, patches.
-pub fn generate(ctx: &Ctx, out: &Path) -> Result<Commits> {
-    let series = Series::load(&ctx.repo)?;
-    let commits = commit(ctx, &series)?;
+/// Generates every series into `out/<series>/` (`out` is emptied first):
+/// commits, recipients, patches, cover letters.
+pub fn generate(ctx: &Ctx, series: &Series, out: &Path) -> Result<Commits> {
+    let commits = commit(ctx, series)?;
+    // The committed identity is the M: of the tree's MAINTAINERS entries.
+    let committed = Series::load(&ctx.repo)?.identity;
+    let exclude = [committed.email.as_str(), series.identity.email.as_str()];
+    let _ = fs::remove_dir_all(out);
+    fs::create_dir_all(out)?;
     let scratch = ctx.cache.join("series/draft");
-    let draft = format_patch(ctx, &series, &commits, &scratch, &Recipients::default())?;
-    let who = recipients(
-        ctx,
-        &series,
-        &draft
-            .into_iter()
-            .filter(|p| !p.to_string_lossy().ends_with("0000-cover-letter.patch"))
-            .collect::<Vec<_>>(),
-    )?;
-    let files = format_patch(ctx, &series, &commits, out, &who)?;
-    let cover = files
-        .iter()
-        .find(|p| p.to_string_lossy().ends_with("0000-cover-letter.patch"))
-        .context("git format-patch wrote no cover letter")?;
-    fill_cover_letter(&series, cover)?;
-    fs::write(out.join(RECIPIENTS), who.text())?;
+    for (s, posting) in series.postings.iter().enumerate() {
+        let draft = format_patch(
+            ctx,
+            series,
+            s,
+            &commits,
+            &scratch.join(&posting.id),
+            &Recipients::default(),
+        )?;
+        let draft: Vec<PathBuf> = draft.into_iter().filter(|p| !is_cover_letter(p)).collect();
+        let (who, each) = recipients(ctx, &exclude, &draft)?;
+        let dir = out.join(&posting.id);
+        let files = format_patch(ctx, series, s, &commits, &dir, &who)?;
+        if posting.cover_letter.is_some() {
+            let cover = files
+                .iter()
+                .find(|p| is_cover_letter(p))
+                .context("git format-patch wrote no cover letter")?;
+            fill_cover_letter(series, s, cover)?;
+        }
+        fs::write(dir.join(RECIPIENTS), who.text(&posting.id, &each))?;
+    }
     let _ = fs::remove_dir_all(&scratch);
     Ok(commits)
 }
 
-/// `patches`: regenerate `patches/`, or with `record` first copy the last
-/// full test run's matrix into the series.
-pub fn run(ctx: &Ctx, record: bool) -> Result<()> {
+/// Where `patches --identity` writes when not told: never `patches/`, which
+/// holds the series under the placeholder identity.
+pub const OUTGOING: &str = "outgoing";
+
+/// The series with `identity` in place of the committed one, if given.
+pub fn load_as(ctx: &Ctx, identity: Option<&Identity>) -> Result<Series> {
+    let mut series = Series::load(&ctx.repo)?;
+    if let Some(id) = identity {
+        series.identity = id.clone();
+    }
+    Ok(series)
+}
+
+/// Where `patches` writes: `out`, else `committed` (the repository's
+/// `patches/`), or with another identity the cache's [`OUTGOING`]; never
+/// `committed` with another identity.
+pub fn output_dir(
+    committed: &Path,
+    cache: &Path,
+    own_identity: bool,
+    out: Option<PathBuf>,
+) -> Result<PathBuf> {
+    let out = match (own_identity, out) {
+        (false, None) => committed.to_path_buf(),
+        (true, None) => cache.join(OUTGOING),
+        (_, Some(o)) => o,
+    };
+    let same = match (out.canonicalize(), committed.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => out == committed,
+    };
+    if own_identity && same {
+        bail!(
+            "{} holds the series under the placeholder identity of series.toml: write yours elsewhere (--out)",
+            committed.display()
+        );
+    }
+    Ok(out)
+}
+
+/// `patches`: regenerate `patches/` (or, with `identity`, the series signed
+/// by it into `out`, by default `$KMEM_RS_CACHE/outgoing`), after copying
+/// the last full test run's matrix into the series with `record`.
+pub fn run(
+    ctx: &Ctx,
+    record: bool,
+    identity: Option<&Identity>,
+    out: Option<PathBuf>,
+) -> Result<()> {
     println!("==> patches");
+    let series = load_as(ctx, identity)?;
+    let out = output_dir(
+        &ctx.repo.join(PATCHES_DIR),
+        &ctx.cache,
+        identity.is_some(),
+        out,
+    )?;
     if record {
-        let series = Series::load(&ctx.repo)?;
         let last = ctx.cache.join(LAST_MATRIX);
         let text = fs::read_to_string(&last).with_context(|| {
             format!(
@@ -431,20 +608,25 @@ pub fn run(ctx: &Ctx, record: bool) -> Result<()> {
                 last.display()
             )
         })?;
-        fs::write(series.dir.join(&series.series.test_matrix), text)?;
+        fs::write(series.dir.join(&series.test_matrix), text)?;
         println!("  ✓ test matrix recorded from {}", last.display());
     }
     crate::overlay::apply(ctx)?;
-    let out = ctx.repo.join(PATCHES_DIR);
-    let commits = generate(ctx, &out)?;
-    for (id, subject) in &commits.commits {
-        println!("  {} {subject}", &id[..12]);
+    let commits = generate(ctx, &series, &out)?;
+    for (s, posting) in series.postings.iter().enumerate() {
+        println!("  {}/ ({})", posting.id, series.subject_tag(s, None));
+        for i in series.patch_range(s) {
+            let (id, subject) = &commits.commits[i];
+            println!("    {} {subject}", &id[..12]);
+        }
     }
     println!(
-        "  ✓ {} patches and a cover letter in {} (base {})",
+        "  ✓ {} series, {} patches in {} (base {}), signed by {}",
+        series.postings.len(),
         commits.commits.len(),
         out.display(),
-        &commits.base[..12]
+        &commits.base[..12],
+        series.identity
     );
     Ok(())
 }
@@ -452,27 +634,6 @@ pub fn run(ctx: &Ctx, record: bool) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn bench_summary_from_report() {
-        let md = "### x\n\n#### Time per operation\n\n| size | memmap_on_memory | operation | C ms | Rust ms | Rust/C | target |\n\
-                  | ---: | :---: | --- | ---: | ---: | ---: | :---: |\n\
-                  | 1 GiB | off | bind to kmem | 16 | 14 | 1.033 [0.48–2.95] | **missed** |\n\
-                  | 1 GiB | off | `state` → `unplugged` | 18 | 18 | 0.992 [0.6–1.6] | met |\n\
-                  | 1 GiB | off | `state` → `online_movable` | 11 | 9 | 0.978 [0.6–1.1] | met |\n\
-                  | 1 GiB | off | unbind (device unplugged) | 0.3 | 0.4 | 1.497 [0.7–1.6] | **missed** |\n\
-                  | 1 GiB | off | unbind again in the same module load | 0.2 | 0.2 | 1.082 [0.7–1.9] | **missed** |\n\
-                  \n#### Targets (measured, not asserted)\n\n| target | measured | verdict |\n| --- | --- | :---: |\n\
-                  | DRAM ≤ 1% | worst 0.07% | met |\n";
-        let s = bench_summary(md);
-        assert!(
-            s.contains(
-                "1 GiB    off        1.033      0.992           0.978    1.497        1.082"
-            ),
-            "{s}"
-        );
-        assert!(s.contains(" - DRAM ≤ 1%: met; worst 0.07%"), "{s}");
-    }
 
     #[test]
     fn recipients_by_role() {
@@ -483,7 +644,7 @@ mod tests {
                     nvdimm@lists.linux.dev (open list:DEVICE DIRECT ACCESS (DAX))\n\
                     linux-kernel@vger.kernel.org (open list)\n\
                     nvdimm@lists.linux.dev (open list:DEVICE DIRECT ACCESS (DAX) KMEM [RUST])\n";
-        let r = Recipients::parse(text, "kmem-rs@lists.example.org");
+        let r = Recipients::parse(text, &["kmem-rs@lists.example.org", "jane@kernel.org"]);
         assert_eq!(
             r.to,
             vec![
@@ -499,5 +660,66 @@ mod tests {
                 "linux-kernel@vger.kernel.org"
             ]
         );
+    }
+
+    /// Over several patches: a reviewer of one patch who maintains another
+    /// moves to To:, and nobody is named twice.
+    #[test]
+    fn recipients_union() {
+        let mut r = Recipients::parse(
+            "Danilo Krummrich <dakr@kernel.org> (reviewer:RUST)\nrust-for-linux@vger.kernel.org (open list:RUST)\n",
+            &[],
+        );
+        r.add(
+            "Danilo Krummrich <dakr@kernel.org> (maintainer:DRIVER CORE, KOBJECTS, DEBUGFS AND SYSFS)\nrust-for-linux@vger.kernel.org (open list:RUST)\n",
+            &[],
+        );
+        assert_eq!(r.to, vec!["Danilo Krummrich <dakr@kernel.org>"]);
+        assert_eq!(r.cc, vec!["rust-for-linux@vger.kernel.org"]);
+    }
+
+    #[test]
+    fn prerequisites_are_filtered() {
+        let text = "x\nbase-commit: b\nprerequisite-patch-id: aa\nprerequisite-patch-id: bb\n-- \n";
+        let (out, kept) = filter_prerequisites(text, &["bb".to_string()]);
+        assert_eq!(out, "x\nbase-commit: b\nprerequisite-patch-id: bb\n-- \n");
+        assert_eq!(kept, 1);
+        let (out, kept) = filter_prerequisites(text, &[]);
+        assert_eq!(out, "x\nbase-commit: b\n-- \n");
+        assert_eq!(kept, 0);
+    }
+
+    #[test]
+    fn own_identity_never_writes_patches() {
+        let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let committed = repo.join(PATCHES_DIR);
+        let cache = Path::new("/cache");
+        assert_eq!(
+            output_dir(&committed, cache, false, None).unwrap(),
+            committed
+        );
+        assert_eq!(
+            output_dir(&committed, cache, true, None).unwrap(),
+            cache.join(OUTGOING)
+        );
+        let mine = PathBuf::from("/tmp/mine");
+        assert_eq!(
+            output_dir(&committed, cache, true, Some(mine.clone())).unwrap(),
+            mine
+        );
+        // The same directory spelled another way is still refused.
+        let sneaky = repo.join("tools/../patches");
+        let err = output_dir(&committed, cache, true, Some(sneaky)).unwrap_err();
+        assert!(err.to_string().contains("placeholder identity"), "{err}");
+    }
+
+    #[test]
+    fn placeholders_left_over() {
+        assert_eq!(
+            leftover_placeholder("mail a@b.org, @X@ and @Y_Z@"),
+            Some("@X@")
+        );
+        assert_eq!(leftover_placeholder("at @ and a@B.org@c"), None);
+        assert_eq!(leftover_placeholder("done: @BASED_ON@"), Some("@BASED_ON@"));
     }
 }

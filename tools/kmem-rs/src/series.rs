@@ -1,13 +1,20 @@
 // SPDX-License-Identifier: GPL-2.0-only
-//! The patch series: `tools/kmem-rs/series/series.toml` says which sources
-//! each patch carries and who signs it; `patches` turns base + overlay into
-//! commits on the imported tree and `git format-patch`es them into
-//! `patches/`.
+//! The patch series: `tools/kmem-rs/series/series.toml` says which series
+//! go to the lists (one per tree that takes them), which sources each of
+//! their patches carries and who signs them; `patches` turns base + overlay
+//! into commits on the imported tree and `git format-patch`es each series
+//! into `patches/<series>/`.
+//!
+//! The patches are one list in stacked order: the patches of the first
+//! series, then those of the second, and so on. That order is the one the
+//! commits are built and tested in (each series on top of the ones before
+//! it), so it is also the order of `## patch:` prefixes in fragments.
 
 use anyhow::{bail, Context, Result};
 use serde::Deserialize;
 use std::fmt;
 use std::fs;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use crate::overlay::Hunk;
@@ -15,14 +22,33 @@ use crate::overlay::Hunk;
 /// The series definition, relative to the repository root.
 pub const SERIES_DIR: &str = "tools/kmem-rs/series";
 
+/// Trailers a commit message file may end with, in the order they must
+/// appear; the tool adds the Signed-off-by after them.
+pub const TRAILERS: &[&str] = &[
+    "Fixes",
+    "Reported-by",
+    "Closes",
+    "Link",
+    "Suggested-by",
+    "Cc",
+];
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Series {
-    pub identity: Identity,
-    pub series: Meta,
     /// Overlay files the tests use that no patch carries.
     #[serde(default)]
     pub unsent: Vec<String>,
+    /// Author and commit date of every generated commit, so that unchanged
+    /// sources give byte-identical patches.
+    pub date: String,
+    /// The test matrix cover letters quote as `@TEST_MATRIX@`.
+    pub test_matrix: String,
+    pub identity: Identity,
+    /// The series, in the order they are stacked on the base.
+    #[serde(rename = "series")]
+    pub postings: Vec<Posting>,
+    /// Every patch of every series, in stacked order.
     #[serde(rename = "patch")]
     pub patches: Vec<Patch>,
     #[serde(skip)]
@@ -30,7 +56,7 @@ pub struct Series {
 }
 
 /// Who signs the series.
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct Identity {
     pub name: String,
@@ -43,22 +69,103 @@ impl fmt::Display for Identity {
     }
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Meta {
-    pub version: u32,
-    pub subject_prefix: String,
-    pub date: String,
-    pub cover_letter: String,
-    pub test_matrix: String,
+/// Mail domains reserved for examples (RFC 2606, RFC 6761): never a sender.
+const EXAMPLE_DOMAINS: &[&str] = &[
+    "example.org",
+    "example.com",
+    "example.net",
+    "example",
+    "invalid",
+    "test",
+    "localhost",
+];
+
+impl Identity {
+    /// Parses `Name <address>`.
+    pub fn parse(text: &str) -> Result<Self> {
+        let text = text.trim();
+        let (name, rest) = text
+            .split_once('<')
+            .with_context(|| format!("'{text}' is not of the form 'Name <address>'"))?;
+        let email = rest
+            .strip_suffix('>')
+            .with_context(|| format!("'{text}' is not of the form 'Name <address>'"))?;
+        let id = Identity {
+            name: name.trim().to_string(),
+            email: email.trim().to_string(),
+        };
+        id.validate()?;
+        Ok(id)
+    }
+
+    fn validate(&self) -> Result<()> {
+        let ok = self.email.split_once('@').is_some_and(|(user, domain)| {
+            !user.is_empty() && !domain.is_empty() && !domain.contains('@')
+        });
+        if !ok || self.name.trim().is_empty() || self.email.contains(char::is_whitespace) {
+            bail!("an identity needs a name and an email address, not '{self}'");
+        }
+        Ok(())
+    }
+
+    /// Why this identity cannot send mail when `committed` is the identity
+    /// of series.toml (a placeholder, so that the committed patches
+    /// regenerate byte-identically on every machine), if it cannot.
+    pub fn not_a_sender(&self, committed: &Identity) -> Option<String> {
+        if self.email.eq_ignore_ascii_case(&committed.email) || self.name == committed.name {
+            return Some(format!(
+                "{self} is the placeholder identity of {SERIES_DIR}/series.toml"
+            ));
+        }
+        let domain = self
+            .email
+            .rsplit_once('@')
+            .map(|(_, d)| d.to_ascii_lowercase())
+            .unwrap_or_default();
+        EXAMPLE_DOMAINS
+            .iter()
+            .any(|d| domain == *d || domain.ends_with(&format!(".{d}")))
+            .then(|| format!("{} is an example address", self.email))
+    }
 }
 
-/// One patch: an id (for `## patch:` lines), its commit message file, and
-/// the repository paths it carries (a path ending in `/` is a directory).
+/// One series as it goes to the lists: its own subject prefix, version,
+/// numbering, recipients and, with more than one patch, a cover letter.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Posting {
+    /// Names the series: its directory in `patches/` and its `[[patch]]`es.
+    pub id: String,
+    #[serde(default = "default_prefix")]
+    pub subject_prefix: String,
+    /// The posting's version: 1 for a first posting (no `vN` in subjects).
+    #[serde(default = "default_version")]
+    pub version: u32,
+    /// The cover letter template, relative to the series directory.
+    pub cover_letter: Option<String>,
+    /// Earlier series this one must be applied on top of: their patches are
+    /// its prerequisites (`prerequisite-patch-id:`), and `@BASED_ON@` in its
+    /// cover letter lists them. Without it, the series applies to the base.
+    #[serde(default)]
+    pub based_on: Vec<String>,
+}
+
+fn default_prefix() -> String {
+    "PATCH".into()
+}
+
+fn default_version() -> u32 {
+    1
+}
+
+/// One patch: an id (for `## patch:` lines), its series, its commit message
+/// file, and the repository paths it carries (a path ending in `/` is a
+/// directory).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Patch {
     pub id: String,
+    pub series: String,
     pub message: String,
     pub paths: Vec<String>,
 }
@@ -69,27 +176,139 @@ impl Series {
         let path = dir.join("series.toml");
         let text =
             fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
-        let mut s: Series =
-            toml::from_str(&text).with_context(|| format!("{} is malformed", path.display()))?;
+        let mut s = Self::parse(&text).with_context(|| format!("in {}", path.display()))?;
         s.dir = dir;
-        s.validate()
-            .with_context(|| format!("{} is inconsistent", path.display()))?;
+        Ok(s)
+    }
+
+    /// The series of a series.toml text, checked for consistency; its
+    /// files are relative to [`Series::dir`], which is left empty.
+    pub fn parse(text: &str) -> Result<Self> {
+        let s: Series = toml::from_str(text).context("malformed")?;
+        s.validate().context("inconsistent")?;
         Ok(s)
     }
 
     fn validate(&self) -> Result<()> {
+        if self.postings.is_empty() {
+            bail!("no [[series]] entries");
+        }
         if self.patches.is_empty() {
             bail!("no [[patch]] entries");
         }
+        for (i, p) in self.postings.iter().enumerate() {
+            if self.postings[..i].iter().any(|q| q.id == p.id) {
+                bail!("series id '{}' is used twice", p.id);
+            }
+            if p.version == 0 {
+                bail!("series '{}': versions start at 1", p.id);
+            }
+            for b in &p.based_on {
+                if !self.postings[..i].iter().any(|q| &q.id == b) {
+                    bail!(
+                        "series '{}' is based on '{b}', which is not a series listed before it",
+                        p.id
+                    );
+                }
+            }
+        }
+        // Stacked order: the series of the patches, in list order, never
+        // goes back, and every series has at least one patch.
+        let mut last = 0;
         for (i, p) in self.patches.iter().enumerate() {
             if self.patches[..i].iter().any(|q| q.id == p.id) {
                 bail!("patch id '{}' is used twice", p.id);
             }
+            let Some(s) = self.postings.iter().position(|s| s.id == p.series) else {
+                bail!(
+                    "patch '{}' names series '{}', which is not listed",
+                    p.id,
+                    p.series
+                );
+            };
+            if s < last {
+                bail!(
+                    "patch '{}' of series '{}' comes after a patch of series '{}': list the patches series by series, in the order of the [[series]]",
+                    p.id,
+                    p.series,
+                    self.postings[last].id
+                );
+            }
+            last = s;
         }
-        if !self.identity.email.contains('@') || self.identity.name.trim().is_empty() {
-            bail!("[identity] needs a name and an email address");
+        for (i, p) in self.postings.iter().enumerate() {
+            let n = self.patch_range(i).len();
+            if n == 0 {
+                bail!("series '{}' has no patch", p.id);
+            }
+            if n > 1 && p.cover_letter.is_none() {
+                bail!("series '{}' has {n} patches and no cover_letter", p.id);
+            }
         }
-        Ok(())
+        self.identity.validate()
+    }
+
+    /// The indices (in [`Series::patches`]) of the patches of series `s`.
+    pub fn patch_range(&self, s: usize) -> Range<usize> {
+        let id = &self.postings[s].id;
+        let start = self
+            .patches
+            .iter()
+            .position(|p| &p.series == id)
+            .unwrap_or(self.patches.len());
+        let len = self.patches[start..]
+            .iter()
+            .take_while(|p| &p.series == id)
+            .count();
+        start..start + len
+    }
+
+    /// The index of the series of patch `i`.
+    pub fn posting_of(&self, i: usize) -> usize {
+        let id = &self.patches[i].series;
+        self.postings
+            .iter()
+            .position(|s| &s.id == id)
+            .expect("validated: every patch names a series")
+    }
+
+    /// The index of the series named `id`.
+    pub fn posting(&self, id: &str) -> Option<usize> {
+        self.postings.iter().position(|s| s.id == id)
+    }
+
+    /// The subject tag of series `s`, as `git format-patch` writes it:
+    /// `[PATCH v2 0/7]` for `nr: Some((0, 7))`, `[PATCH]` for `None`.
+    pub fn subject_tag(&self, s: usize, nr: Option<(usize, usize)>) -> String {
+        let p = &self.postings[s];
+        let mut tag = p.subject_prefix.clone();
+        if p.version > 1 {
+            tag.push_str(&format!(" v{}", p.version));
+        }
+        if let Some((n, m)) = nr {
+            tag.push_str(&format!(" {n}/{m}"));
+        }
+        format!("[{tag}]")
+    }
+
+    /// How series `s` is known on the lists: its cover letter's subject, or
+    /// its one patch's, with the subject tag.
+    pub fn posting_subject(&self, s: usize) -> Result<String> {
+        let range = self.patch_range(s);
+        let (subject, nr) = match &self.postings[s].cover_letter {
+            Some(c) => {
+                let path = self.dir.join(c);
+                let text = fs::read_to_string(&path)
+                    .with_context(|| format!("cannot read {}", path.display()))?;
+                let subject = text.lines().next().unwrap_or_default().trim().to_string();
+                (subject, Some((0, range.len())))
+            }
+            None => {
+                let m = self.message(range.start)?;
+                (m.lines().next().unwrap_or_default().to_string(), None)
+            }
+        };
+        Ok(format!("{} {subject}", self.subject_tag(s, nr)))
     }
 
     /// The index of the patch that carries the repository file `path`.
@@ -151,26 +370,66 @@ impl Series {
         Ok(())
     }
 
-    /// The commit message of patch `i`: its file, then the Signed-off-by.
+    /// The commit message of patch `i`: its file (subject, body, and any
+    /// trailers of [`TRAILERS`] as its last paragraph), then the
+    /// Signed-off-by, in the trailer block.
     pub fn message(&self, i: usize) -> Result<String> {
         let path = self.dir.join(&self.patches[i].message);
         let text =
             fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
-        let text = text.trim_end();
-        let Some((subject, _)) = text.split_once("\n\n") else {
-            bail!(
-                "{}: a subject line, a blank line, then the body",
-                path.display()
-            );
-        };
-        if subject.contains('\n') || subject.len() > 75 {
-            bail!(
-                "{}: the subject must be one line of at most 75 characters",
-                path.display()
-            );
-        }
-        Ok(format!("{text}\n\nSigned-off-by: {}\n", self.identity))
+        compose_message(&text, &self.identity).with_context(|| format!("{}", path.display()))
     }
+}
+
+/// `Tag: value` if `line` is a trailer line of any tag.
+fn trailer_tag(line: &str) -> Option<&str> {
+    let (tag, value) = line.split_once(": ")?;
+    let is_tag = !tag.is_empty() && tag.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+    (is_tag && !value.trim().is_empty()).then_some(tag)
+}
+
+/// A commit message from its file's text: a subject line, a blank line, the
+/// body and optionally a last paragraph of trailers, then
+/// `Signed-off-by: identity` appended to that trailer block.
+pub fn compose_message(text: &str, identity: &Identity) -> Result<String> {
+    let text = text.trim_end();
+    let Some((subject, body)) = text.split_once("\n\n") else {
+        bail!("a subject line, a blank line, then the body");
+    };
+    if subject.contains('\n') || subject.len() > 75 {
+        bail!("the subject must be one line of at most 75 characters");
+    }
+    let last = body.rsplit("\n\n").next().unwrap_or_default();
+    let trailers = last.lines().all(|l| trailer_tag(l).is_some());
+    if trailers {
+        let mut rank = 0;
+        for l in last.lines() {
+            let tag = trailer_tag(l).unwrap_or_default();
+            if tag.eq_ignore_ascii_case("Signed-off-by") {
+                bail!("no Signed-off-by: the tool adds it, with the series identity");
+            }
+            let Some(r) = TRAILERS.iter().position(|t| *t == tag) else {
+                bail!(
+                    "trailer '{tag}:' is not one of {} (in that order)",
+                    TRAILERS.join(", ")
+                );
+            };
+            if r < rank {
+                bail!(
+                    "trailer '{tag}:' is out of order: {} go in that order",
+                    TRAILERS.join(", ")
+                );
+            }
+            rank = r;
+        }
+        if last == body {
+            bail!("a body before the trailers: why, then what");
+        }
+    } else if body.lines().any(|l| l.starts_with("Signed-off-by:")) {
+        bail!("no Signed-off-by: the tool adds it, with the series identity");
+    }
+    let sep = if trailers { "\n" } else { "\n\n" };
+    Ok(format!("{text}{sep}Signed-off-by: {identity}\n"))
 }
 
 #[cfg(test)]
@@ -196,35 +455,84 @@ mod tests {
         for i in 0..s.patches.len() {
             let m = s.message(i).unwrap();
             assert!(m.ends_with(&format!("Signed-off-by: {}\n", s.identity)));
-            // Commit messages wrap at 75 columns, as checkpatch wants.
-            assert!(m.lines().all(|l| l.len() <= 75), "{}", s.patches[i].message);
+            // Commit messages wrap at 75 columns, as checkpatch wants;
+            // Fixes: and Link: tags are never wrapped.
+            assert!(
+                m.lines()
+                    .all(|l| l.len() <= 75 || l.starts_with("Fixes: ") || l.starts_with("Link: ")),
+                "{}",
+                s.patches[i].message
+            );
         }
+        for i in 0..s.postings.len() {
+            s.posting_subject(i).unwrap();
+            if let Some(c) = &s.postings[i].cover_letter {
+                let text = fs::read_to_string(s.dir.join(c)).unwrap();
+                assert!(
+                    text.contains("\n\n"),
+                    "{c}: a subject, a blank line, the body"
+                );
+            }
+        }
+    }
+
+    /// The shape of the repository's series: one per tree, in the order
+    /// they stack, the Rust series last and on top of all the fixes.
+    #[test]
+    fn repo_series_shape() {
+        let s = Series::load(&repo()).unwrap();
+        let ids: Vec<&str> = s.postings.iter().map(|p| p.id.as_str()).collect();
+        assert_eq!(ids, ["mm", "x86", "dax", "rust"]);
+        let rust = s.posting("rust").unwrap();
+        assert_eq!(s.postings[rust].based_on, ["mm", "x86", "dax"]);
+        assert_eq!(s.postings[rust].version, 2);
+        // The Rust series' patches that others build on come first.
+        let order: Vec<&str> = s
+            .patch_range(rust)
+            .map(|i| s.patches[i].id.as_str())
+            .collect();
+        let at = |id: &str| order.iter().position(|p| *p == id).unwrap();
+        assert!(at("str") < at("dax") && at("attributes") < at("dax"));
+        assert!(at("memory_hotplug") < at("driver") && at("dax") < at("driver"));
+    }
+
+    pub(crate) const TWO: &str = r#"
+        date = "2026-01-01T00:00:00+00:00"
+        test_matrix = "m"
+        [identity]
+        name = "A"
+        email = "a@b"
+        [[series]]
+        id = "fix"
+        [[series]]
+        id = "feat"
+        version = 3
+        cover_letter = "c"
+        based_on = ["fix"]
+        [[patch]]
+        id = "one"
+        series = "fix"
+        message = "1"
+        paths = ["a/x.rs", "d/"]
+        [[patch]]
+        id = "two"
+        series = "feat"
+        message = "2"
+        paths = ["b/y.rs"]
+        [[patch]]
+        id = "three"
+        series = "feat"
+        message = "3"
+        paths = ["b/z.rs"]
+    "#;
+
+    fn two() -> Series {
+        Series::parse(TWO).unwrap()
     }
 
     #[test]
     fn owners() {
-        let s: Series = toml::from_str(
-            r#"
-            [identity]
-            name = "A"
-            email = "a@b"
-            [series]
-            version = 1
-            subject_prefix = "PATCH"
-            date = "2026-01-01T00:00:00+00:00"
-            cover_letter = "c"
-            test_matrix = "m"
-            [[patch]]
-            id = "one"
-            message = "1"
-            paths = ["a/x.rs", "d/"]
-            [[patch]]
-            id = "two"
-            message = "2"
-            paths = ["b/y.rs"]
-            "#,
-        )
-        .unwrap();
+        let s = two();
         assert_eq!(s.owner("a/x.rs"), Some(0));
         assert_eq!(s.owner("d/e/f.sh"), Some(0));
         assert_eq!(s.owner("b/y.rs"), Some(1));
@@ -245,5 +553,120 @@ mod tests {
         )
         .unwrap();
         assert_eq!(s.hunk_owner("k.fragment", &replace.hunks[0]).unwrap(), 1);
+    }
+
+    #[test]
+    fn postings_stack_in_order() {
+        let s = two();
+        assert_eq!(s.patch_range(0), 0..1);
+        assert_eq!(s.patch_range(1), 1..3);
+        assert_eq!((s.posting_of(0), s.posting_of(2)), (0, 1));
+        assert_eq!(s.postings[0].subject_prefix, "PATCH");
+        assert_eq!(s.postings[0].version, 1);
+        assert_eq!(s.subject_tag(0, None), "[PATCH]");
+        assert_eq!(s.subject_tag(1, Some((0, 2))), "[PATCH v3 0/2]");
+    }
+
+    /// Each broken variant of [`TWO`] is refused, with the reason.
+    #[test]
+    fn inconsistent_series_are_refused() {
+        for (from, to, why) in [
+            // A patch in a series that does not exist.
+            (
+                "series = \"feat\"\n        message = \"3\"",
+                "series = \"nope\"\n        message = \"3\"",
+                "not listed",
+            ),
+            // Patch ids are unique across all series.
+            ("id = \"three\"", "id = \"one\"", "used twice"),
+            // Series ids too.
+            ("id = \"feat\"", "id = \"fix\"", "used twice"),
+            // A series with several patches has a cover letter.
+            ("cover_letter = \"c\"\n", "", "no cover_letter"),
+            // Based on a later (or unknown) series.
+            (
+                "based_on = [\"fix\"]",
+                "based_on = [\"feat\"]",
+                "not a series listed before",
+            ),
+            // Versions start at 1.
+            ("version = 3", "version = 0", "start at 1"),
+        ] {
+            let text = TWO.replacen(from, to, 1);
+            assert_ne!(text, TWO, "{from}");
+            let err = format!("{:#}", Series::parse(&text).unwrap_err());
+            assert!(err.contains(why), "{from} -> {to}: {err}");
+        }
+        // Patches listed series by series: a fix patch after a feat patch.
+        let mixed = format!(
+            "{TWO}\n        [[patch]]\n        id = \"four\"\n        series = \"fix\"\n        message = \"4\"\n        paths = []\n"
+        );
+        let err = format!("{:#}", Series::parse(&mixed).unwrap_err());
+        assert!(err.contains("series by series"), "{err}");
+        // A series without patches.
+        let empty = TWO.replacen(
+            "[[patch]]",
+            "[[series]]\n        id = \"idle\"\n        [[patch]]",
+            1,
+        );
+        let err = format!("{:#}", Series::parse(&empty).unwrap_err());
+        assert!(err.contains("no patch"), "{err}");
+    }
+
+    #[test]
+    fn trailers_go_before_the_sign_off() {
+        let me = Identity::parse("A B <a@b.org>").unwrap();
+        let plain = compose_message("s: subject\n\nWhy.\n\nWhat.\n", &me).unwrap();
+        assert_eq!(
+            plain,
+            "s: subject\n\nWhy.\n\nWhat.\n\nSigned-off-by: A B <a@b.org>\n"
+        );
+        let fixed = compose_message(
+            "s: subject\n\nWhy.\n\nFixes: 0123456789ab (\"s: old\")\nCc: stable@vger.kernel.org\n",
+            &me,
+        )
+        .unwrap();
+        assert!(fixed.ends_with(
+            "Why.\n\nFixes: 0123456789ab (\"s: old\")\nCc: stable@vger.kernel.org\nSigned-off-by: A B <a@b.org>\n"
+        ));
+        for (bad, why) in [
+            (
+                "s\n\nWhy.\n\nCc: x@y\nFixes: 0123456789ab (\"o\")\n",
+                "out of order",
+            ),
+            ("s\n\nWhy.\n\nAcked-by: X <x@y>\n", "not one of"),
+            ("s\n\nWhy.\n\nSigned-off-by: X <x@y>\n", "tool adds it"),
+            ("s\n\nFixes: 0123456789ab (\"o\")\n", "a body before"),
+            ("s\nmore\n\nWhy.\n", "one line"),
+            ("s only\n", "a subject line"),
+        ] {
+            let err = compose_message(bad, &me).unwrap_err().to_string();
+            assert!(err.contains(why), "{bad:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn identities() {
+        let placeholder =
+            Identity::parse("Kmem-rs Developers <kmem-rs@lists.example.org>").unwrap();
+        assert_eq!(placeholder.name, "Kmem-rs Developers");
+        assert_eq!(placeholder.email, "kmem-rs@lists.example.org");
+        assert!(placeholder.not_a_sender(&placeholder).is_some());
+        let real = Identity::parse("Jane Doe <jane@kernel.org>").unwrap();
+        assert_eq!(real.not_a_sender(&placeholder), None);
+        let example = Identity::parse("Jane Doe <jane@mail.example.com>").unwrap();
+        assert!(example
+            .not_a_sender(&placeholder)
+            .unwrap()
+            .contains("example address"));
+        for bad in [
+            "Jane",
+            "Jane <>",
+            "<jane@kernel.org>",
+            "Jane <jane>",
+            "Jane <a b@c>",
+        ] {
+            assert!(Identity::parse(bad).is_err(), "{bad}");
+        }
     }
 }
