@@ -94,7 +94,8 @@ impl Range {
 
     /// Keeps the reservation, if any, until reboot.
     fn leak_until_reboot(&mut self) {
-        if let Self::Reserved(_, res) | Self::Added(_, res) = core::mem::replace(self, Self::TooSmall)
+        if let Self::Reserved(_, res) | Self::Added(_, res) =
+            core::mem::replace(self, Self::TooSmall)
         {
             res.leak_until_reboot();
         }
@@ -138,7 +139,10 @@ impl Hotplug {
                 }
                 None => {
                     let (start, end) = (orig.start(), orig.end());
-                    dev_info!(dev, "mapping{i}: {start:#x}-{end:#x} too small after alignment\n");
+                    dev_info!(
+                        dev,
+                        "mapping{i}: {start:#x}-{end:#x} too small after alignment\n"
+                    );
                     Range::TooSmall
                 }
             };
@@ -146,7 +150,10 @@ impl Hotplug {
         }
 
         if total_len == 0 {
-            dev_warn!(dev, "rejecting DAX region without any memory after alignment\n");
+            dev_warn!(
+                dev,
+                "rejecting DAX region without any memory after alignment\n"
+            );
             return Err(EINVAL);
         } else if total_len != orig_len {
             let lost = BinarySize::new(orig_len - total_len);
@@ -178,7 +185,10 @@ impl Hotplug {
                 }
                 None => {
                     let (start, end) = (range.start(), range.end());
-                    dev_warn!(dev, "mapping{i}: {start:#x}-{end:#x} could not reserve region\n");
+                    dev_warn!(
+                        dev,
+                        "mapping{i}: {start:#x}-{end:#x} could not reserve region\n"
+                    );
                     // Once some memory has been onlined we can't assume that it can be
                     // un-onlined safely.
                     if mapped == 0 {
@@ -199,7 +209,9 @@ impl Hotplug {
             memmap_on_memory: self.memmap_on_memory,
         };
         for (i, r) in self.ranges.iter_mut().enumerate() {
-            let Range::Reserved(range, _) = *r else { continue };
+            let Range::Reserved(range, _) = *r else {
+                continue;
+            };
             let added = &mut self.added;
             match AddedMemory::add_driver_managed(added, group, range, KMEM_NAME, options, online) {
                 Ok(()) => {
@@ -261,7 +273,10 @@ impl Hotplug {
         for ((i, r), mem) in ranges.zip(self.added.drain_all()) {
             if let Err(e) = mem.remove() {
                 let (start, end) = (e.memory.range().start(), e.memory.range().end());
-                dev_warn!(dev, "mapping{i}: {start:#x}-{end:#x} stuck online until reboot\n");
+                dev_warn!(
+                    dev,
+                    "mapping{i}: {start:#x}-{end:#x} stuck online until reboot\n"
+                );
                 e.memory.leak_until_reboot();
                 all = false;
                 continue;
@@ -274,7 +289,9 @@ impl Hotplug {
     /// Keeps what the core still uses until reboot: the added memory, the reservations and
     /// their names, the memory group and the node's memory type.
     fn leak_until_reboot(&mut self) {
-        self.added.drain_all().for_each(AddedMemory::leak_until_reboot);
+        self.added
+            .drain_all()
+            .for_each(AddedMemory::leak_until_reboot);
         self.ranges.iter_mut().for_each(Range::leak_until_reboot);
         if let Some(group) = self.group.take() {
             group.leak_until_reboot();
@@ -336,7 +353,13 @@ impl AttributeOperations<0> for KmemDriver {
     type Layout = dax::Adapter<KmemDriver>;
 
     fn show(_dev: &Device<Bound>, this: Pin<&Kmem>, out: &mut Formatter<'_>) -> Result {
-        let name = this.hotplug.lock().state.name().to_str().map_err(|_| EINVAL)?;
+        let name = this
+            .hotplug
+            .lock()
+            .state
+            .name()
+            .to_str()
+            .map_err(|_| EINVAL)?;
         writeln!(out, "{name}").map_err(|_| EINVAL)
     }
 
@@ -376,7 +399,14 @@ mod tests {
             State::parse(c"online_movable\n"),
             Ok(State::Plugged(OnlineType::OnlineMovable))
         );
-        for bad in [c"offline", c"offline\n", c"", c"\n", c"online\n\n", c"bogus"] {
+        for bad in [
+            c"offline",
+            c"offline\n",
+            c"",
+            c"\n",
+            c"online\n\n",
+            c"bogus",
+        ] {
             assert_eq!(State::parse(bad), Err(EINVAL));
         }
         assert_eq!(State::Unplugged.name(), c"unplugged");

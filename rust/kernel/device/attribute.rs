@@ -271,7 +271,9 @@ extern "C" fn store_callback<const ID: u64, O: AttributeOperations<ID>>(
 #[macro_export]
 macro_rules! device_attributes {
     (
-        static $table:ident: $layout:ty = [$($name:ident: $id:literal $ops:ty, $mode:ident),+ $(,)?];
+        static $table:ident: $layout:ty = [
+            $($name:ident: $id:literal $ops:ty, $mode:ident),+ $(,)?
+        ];
     ) => {
         static $table: $crate::device::attribute::Groups<$layout> = {
             $crate::macros::paste! {
