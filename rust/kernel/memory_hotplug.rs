@@ -647,4 +647,35 @@ mod tests {
         );
         assert_eq!(calc_adistance(NumaNode::NO_NODE, 7), 7);
     }
+
+    /// The references held on a memory type (its `kref`).
+    #[cfg(CONFIG_NUMA)]
+    fn type_refs(t: &NodeMemoryType) -> c_int {
+        // SAFETY: `t.mtype` is a memory type that is never freed (type invariant).
+        unsafe {
+            core::ptr::read_volatile(&raw const (*t.mtype.as_ptr()).kref.refcount.refs.counter)
+        }
+    }
+
+    /// Dropping a use gives back that use only: a node keeps the type another user gave it.
+    /// `clear_node_memory_type(node, NULL)` would take the other user's use, leave the node
+    /// without a type, and the next user's type would then be installed (and referenced).
+    #[cfg(CONFIG_NUMA)]
+    #[test]
+    fn node_type_gives_back_only_its_own_use() {
+        // The last node number: no machine the tests run on has it, so no one else uses its
+        // memory type slot.
+        let node = NumaNode::new(bindings::MAX_NUMNODES as c_int - 1).unwrap();
+        let (own, other) = (ADISTANCE_DRAM * 7, ADISTANCE_DRAM * 9);
+        let first = NodeMemoryType::init(node, own).unwrap();
+        let second = NodeMemoryType::init(node, other).unwrap();
+        let refs = type_refs(&second);
+        drop(second);
+        let third = NodeMemoryType::init(node, other).unwrap();
+        // The node still has `first`'s type, so `third`'s type was neither installed nor
+        // referenced again.
+        assert_eq!(type_refs(&third), refs);
+        drop(third);
+        drop(first);
+    }
 }

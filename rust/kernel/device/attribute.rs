@@ -12,6 +12,7 @@
 //! [`include/linux/sysfs.h`](srctree/include/linux/sysfs.h).
 //!
 //! [`DriverLayout::DEVICE_GROUPS`]: crate::driver::DriverLayout::DEVICE_GROUPS
+//! [`device_attributes!`]: crate::device_attributes
 
 use crate::{
     bindings,
@@ -133,7 +134,7 @@ impl Group {
 }
 
 /// The attribute groups of a driver whose bus adapter is `L`: the `dev_groups` of its
-/// `struct device_driver`. Built by [`device_attributes!`].
+/// `struct device_driver`. Built by [`device_attributes!`](crate::device_attributes).
 ///
 /// # Invariants
 ///

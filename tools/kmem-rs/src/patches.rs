@@ -81,26 +81,33 @@ fn output(cmd: &mut Command, what: &str) -> Result<String> {
     Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
 
-fn hash_object(ctx: &Ctx, content: &[u8]) -> Result<String> {
+/// Runs git with `args`, `input` on its standard input; its trimmed output.
+fn git_with_input(ctx: &Ctx, args: &[&str], input: &[u8]) -> Result<String> {
+    let what = format!("git {}", args.join(" "));
     let mut child = git(ctx)
-        .args(["hash-object", "-w", "--stdin"])
+        .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .spawn()?;
+        .spawn()
+        .with_context(|| format!("cannot run {what}"))?;
     child
         .stdin
         .take()
-        .context("no stdin for git hash-object")?
-        .write_all(content)?;
+        .with_context(|| format!("no stdin for {what}"))?
+        .write_all(input)?;
     let out = child.wait_with_output()?;
     if !out.status.success() {
         bail!(
-            "git hash-object failed: {}",
-            String::from_utf8_lossy(&out.stderr)
+            "{what} failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
         );
     }
     Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+fn hash_object(ctx: &Ctx, content: &[u8]) -> Result<String> {
+    git_with_input(ctx, &["hash-object", "-w", "--stdin"], content)
 }
 
 /// Builds the series' commits on the base commit; points [`SERIES_REF`] at
@@ -196,19 +203,7 @@ fn patch_ids(ctx: &Ctx, commits: &[&str]) -> Result<Vec<String>> {
         if !diff.status.success() {
             bail!("git show {c} failed");
         }
-        let mut child = git(ctx)
-            .args(["patch-id", "--stable"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()?;
-        child
-            .stdin
-            .take()
-            .context("no stdin for git patch-id")?
-            .write_all(&diff.stdout)?;
-        let out = child.wait_with_output()?;
-        let text = String::from_utf8_lossy(&out.stdout);
+        let text = git_with_input(ctx, &["patch-id", "--stable"], &diff.stdout)?;
         let id = text
             .split_whitespace()
             .next()
