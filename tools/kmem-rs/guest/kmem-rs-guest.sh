@@ -18,6 +18,11 @@ KSRC=${KMEM_RS_KSRC:?KMEM_RS_KSRC must name the kernel source tree}
 SELFTESTS=$KSRC/tools/testing/selftests
 NS=namespace0.0
 DAX=dax0.0
+# The machine (tools/kmem-rs/src/vm.rs PLATFORMS): pmem, hmem or cxl.
+PLATFORM=pmem
+for a in $(< /proc/cmdline); do
+	case "$a" in kmem_rs.platform=*) PLATFORM=${a#*=} ;; esac
+done
 # shellcheck disable=SC1091
 . "$SELFTESTS/dax/dax-kmem-lib.sh"
 
@@ -29,21 +34,53 @@ load_kmem() {
 		{ echo "insmod $KMEM_RS_MODULE failed: $(tr '\n' ' ' < /tmp/insmod.err)"; return 1; }
 }
 
-# prepare -- make $DAX exist in devdax mode on a NUMA node >= 0, or say why not.
+# prepare -- the platform's device as $DAX (and $NS for pmem), kmem loaded;
+# on failure print why. Not in a subshell: it sets $DAX.
 prepare() {
-	local node
 	for tool in ndctl daxctl bc numactl; do
 		command -v "$tool" > /dev/null ||
 			{ echo "$tool is not installed on the host (apt-get install $tool)"; return 1; }
 	done
 	mountpoint -q /sys/kernel/debug || mount -t debugfs none /sys/kernel/debug
 	load_kmem || return 1
+	"prepare_$PLATFORM"
+}
+
+# wait_for PATH -- up to 10 s for PATH to appear.
+wait_for() {
+	local _
 	for _ in $(seq 100); do
-		[ -e "/sys/bus/nd/devices/$NS" ] && break
+		[ -e "$1" ] && return 0
 		sleep 0.1
 	done
-	[ -e "/sys/bus/nd/devices/$NS" ] ||
-		{ echo "no $NS: memmap=SIZE!START missing, or CONFIG_X86_PMEM_LEGACY off"; return 1; }
+	return 1
+}
+
+# pmem_region big|small -- the legacy pmem region with the most (or least)
+# memory; a small one exists only when a suite adds a second memmap=.
+pmem_region() {
+	local r best="" bsize=""
+	for r in /sys/bus/nd/devices/region[0-9]*; do
+		[ -e "$r/size" ] || continue
+		if [ -z "$best" ] || { [ "$1" = big ] && [ "$(cat "$r/size")" -gt "$bsize" ]; } ||
+		   { [ "$1" = small ] && [ "$(cat "$r/size")" -lt "$bsize" ]; }; then
+			best=${r##*/region}
+			bsize=$(cat "$r/size")
+		fi
+	done
+	echo "$best"
+}
+
+# prepare_pmem -- the biggest pmem region's namespace as $NS, in devdax
+# mode as $DAX, on a NUMA node.
+prepare_pmem() {
+	local node id
+	wait_for /sys/bus/nd/devices/region0 ||
+		{ echo "no pmem region: memmap=SIZE!START missing, or CONFIG_X86_PMEM_LEGACY off"; return 1; }
+	id=$(pmem_region big)
+	NS=namespace$id.0
+	DAX=dax$id.0
+	wait_for "/sys/bus/nd/devices/$NS" || { echo "no $NS"; return 1; }
 	if [ ! -e "$DAX_BASE/$DAX" ]; then
 		ndctl create-namespace -f -e "$NS" -m devdax > /dev/null 2> /tmp/ndctl.err ||
 			{ echo "ndctl create-namespace -m devdax failed: $(tr '\n' ' ' < /tmp/ndctl.err)"; return 1; }
@@ -54,14 +91,76 @@ prepare() {
 		{ echo "$DAX has target_node $node: kmem needs the pmem in a NUMA node"; return 1; }
 }
 
+# prepare_hmem -- the soft-reserved region's first device as $DAX: its
+# empty seed (dax_hmem.region_idle=1), or the whole region (=0).
+prepare_hmem() {
+	DAX=dax0.0
+	wait_for "$DAX_BASE/$DAX" ||
+		{ echo "no $DAX: no Soft Reserved memory, or CONFIG_DEV_DAX_HMEM off ($(grep -c 'Soft Reserved' /proc/iomem) in /proc/iomem)"; return 1; }
+}
+
+# hmem_seed -- the hmem region's seed: its empty device.
+hmem_seed() { cat "$(readlink -f "$DAX_BASE/dax0.0/..")/dax_region/seed"; }
+
+# hmem_device SIZE -- give the region's seed SIZE bytes through sysfs (as
+# daxctl create-device does); print the device's name.
+hmem_device() {
+	local seed
+	seed=$(hmem_seed)
+	echo "$1" > "$DAX_BASE/$seed/size" || return 1
+	echo "$seed"
+}
+
+# prepare_cxl -- a RAM region of the whole CXL device through the region
+# sysfs ABI (Documentation/ABI/testing/sysfs-bus-cxl; ndctl 76's cxl
+# create-region cannot make RAM regions), its dax device as $DAX.
+prepare_cxl() {
+	local cxl=/sys/bus/cxl/devices root ep size region d
+	wait_for "$cxl/mem0" || { echo "no CXL memdev: QEMU cxl-type3, or CONFIG_CXL_MEM off"; return 1; }
+	wait_for "$cxl/endpoint2" || { echo "no CXL endpoint port for mem0"; return 1; }
+	for d in "$cxl"/decoder0.*; do
+		[ -e "$d/create_ram_region" ] && { root=$d; break; }
+	done
+	[ -n "$root" ] || { echo "no root decoder that can create RAM regions"; return 1; }
+	ep=$(ls -d "$cxl"/endpoint*/decoder*.0 2> /dev/null | head -1)
+	ep=$(readlink -f "$cxl/${ep##*/}")
+	[ -e "$ep/mode" ] || { echo "no endpoint decoder"; return 1; }
+	size=$(cat "$cxl/mem0/ram/size")
+	region=$(cat "$root/create_ram_region")
+	cxl_write "$root/create_ram_region" "$region" &&
+	cxl_write "$cxl/$region/interleave_granularity" "$(cat "$root/interleave_granularity")" &&
+	cxl_write "$cxl/$region/interleave_ways" 1 &&
+	cxl_write "$ep/mode" ram &&
+	cxl_write "$ep/dpa_size" "$size" &&
+	cxl_write "$cxl/$region/size" "$size" &&
+	cxl_write "$cxl/$region/target0" "${ep##*/}" &&
+	cxl_write "$cxl/$region/commit" 1 || return 1
+	[ -e "/sys/bus/cxl/drivers/cxl_region/$region" ] ||
+		cxl_write /sys/bus/cxl/drivers/cxl_region/bind "$region" || return 1
+	CXL_REGION=$region
+	CXL_ROOT=$root
+	for _ in $(seq 100); do
+		DAX=$(ls "$DAX_BASE" 2> /dev/null | head -1)
+		[ -n "$DAX" ] && break
+		sleep 0.1
+	done
+	[ -n "$DAX" ] || { echo "$region committed, but no dax device (CONFIG_DEV_DAX_CXL?)"; return 1; }
+}
+
+# cxl_write FILE VALUE -- write, or print what failed.
+cxl_write() {
+	echo "$2" > "$1" 2> /tmp/cxl.err && return 0
+	echo "echo $2 > $1: $(tr '\n' ' ' < /tmp/cxl.err)"
+	return 1
+}
+
 # prepare_or_bail -- prepare, or end the suite's KTAP with the reason.
 prepare_or_bail() {
-	local why
-	if ! why=$(prepare); then
-		echo "Bail out! $why"
+	if ! prepare > /tmp/prepare.why; then
+		echo "Bail out! $(cat /tmp/prepare.why)"
 		exit 1
 	fi
-	echo "# kmem-rs: $DAX: $(($(cat "$DAX_BASE/$DAX/size") >> 20)) MiB on node $(cat "$DAX_BASE/$DAX/target_node"), kernel $(uname -r)"
+	echo "# kmem-rs: $PLATFORM: $DAX: $(($(cat "$DAX_BASE/$DAX/size") >> 20)) MiB on node $(cat "$DAX_BASE/$DAX/target_node"), kernel $(uname -r)"
 	echo "# kmem-rs: driver ${KMEM_RS_MODULE:-kmem from modprobe} ($(modinfo -F author "${KMEM_RS_MODULE:-kmem}" 2> /dev/null | paste -sd, -))"
 }
 
@@ -74,6 +173,50 @@ bind_kmem() {
 		exit 1
 	fi
 	echo "# kmem-rs: $DAX bound to kmem (daxctl${*:+ $*}), state $(cat "$DAX_BASE/$DAX/state" 2> /dev/null)"
+}
+
+# ktap_merge NAME FILE [NAME FILE ...] -- several selftests' KTAP as one
+# stream, so the harness compares them test by test: one plan (the sum of
+# theirs), each result renumbered and prefixed with its selftest's NAME,
+# everything else a comment. A selftest that skipped or printed no plan
+# counts as one failed test.
+ktap_merge() {
+	local total=0 n=0 i plan line
+	local -a names files
+	while [ $# -ge 2 ]; do
+		names+=("$1")
+		files+=("$2")
+		shift 2
+	done
+	for i in "${!files[@]}"; do
+		plan=$(grep -m1 -oE '^1\.\.[0-9]+' "${files[i]}")
+		plan=${plan#1..}
+		total=$((total + (${plan:-0} > 0 ? plan : 1)))
+	done
+	echo "TAP version 13"
+	echo "1..$total"
+	for i in "${!files[@]}"; do
+		plan=$(grep -m1 -oE '^1\.\.[0-9]+' "${files[i]}")
+		while IFS= read -r line; do
+			case "$line" in
+			"ok "* | "not ok "*)
+				n=$((n + 1))
+				line=${line#ok }
+				if [ "$line" = "${line#not ok }" ]; then
+					echo "ok $n ${names[i]}: ${line#[0-9]* }"
+				else
+					line=${line#not ok }
+					echo "not ok $n ${names[i]}: ${line#[0-9]* }"
+				fi
+				;;
+			*) echo "# $line" ;;
+			esac
+		done < "${files[i]}"
+		if [ "${plan#1..}" = 0 ] || [ -z "$plan" ]; then
+			n=$((n + 1))
+			echo "not ok $n ${names[i]}: skipped or no plan: $(grep -m1 -E '^1\.\.|Bail out' "${files[i]}")"
+		fi
+	done
 }
 
 suite_dax_kmem_hotplug() {
@@ -136,15 +279,146 @@ suite_memmap_on_memory() {
 	DAX_KMEM_TEST_DEV=$DAX bash "$SELFTESTS/dax/dax-kmem-memmap.sh"
 }
 
-# The second pmem region (memmap=64M!7G on this boot), smaller than a block.
+# The second pmem region (this suite's own memmap=), smaller than a block.
 suite_small_region() {
+	local id
 	prepare_or_bail
-	if ! ndctl create-namespace -f -e namespace1.0 -m devdax > /dev/null 2> /tmp/ndctl.err ||
-	   [ ! -e "$DAX_BASE/dax1.0" ]; then
-		echo "Bail out! no dax1.0 from namespace1.0: $(tr '\n' ' ' < /tmp/ndctl.err)"
+	id=$(pmem_region small)
+	if ! ndctl create-namespace -f -e "namespace$id.0" -m devdax > /dev/null 2> /tmp/ndctl.err ||
+	   [ ! -e "$DAX_BASE/dax$id.0" ]; then
+		echo "Bail out! no dax$id.0 from namespace$id.0: $(tr '\n' ' ' < /tmp/ndctl.err)"
 		exit 1
 	fi
-	DAX_KMEM_TEST_DEV=dax1.0 bash "$SELFTESTS/dax/dax-kmem-small.sh"
+	DAX_KMEM_TEST_DEV=dax$id.0 bash "$SELFTESTS/dax/dax-kmem-small.sh"
+}
+
+# Node 1, which has no memory until kmem onlines its pmem: N_MEMORY, the
+# default memory tier (no HMAT on this platform), and back. Run as the
+# selftests' users run them: installed with the kselftest Makefile (which
+# proves the Makefile fragment), then through run_kselftest.sh.
+suite_node() {
+	local dir=/tmp/kselftest rc
+	prepare_or_bail
+	if ! make -s -C "$SELFTESTS" TARGETS=dax INSTALL_PATH=$dir install > /tmp/kst.log 2>&1; then
+		echo "Bail out! make -C tools/testing/selftests TARGETS=dax install failed: $(tail -3 /tmp/kst.log | tr '\n' ' ')"
+		exit 1
+	fi
+	[ -x "$dir/dax/dax-kmem-node.sh" ] && [ -e "$dir/dax/dax-kmem-lib.sh" ] ||
+		{ echo "Bail out! the kselftest install has no dax-kmem-node.sh or dax-kmem-lib.sh"; exit 1; }
+	# Append mode: the runner reopens /dev/stdout, and a second file
+	# offset would write over the start.
+	: > /tmp/runner.tap
+	DAX_KMEM_TEST_DEV=$DAX "$dir/run_kselftest.sh" -t dax:dax-kmem-node.sh >> /tmp/runner.tap 2>&1
+	rc=$?
+	# The selftest's own KTAP is the runner's output nested under "# ".
+	sed -n 's/^# //p' /tmp/runner.tap > /tmp/node.tap
+	ktap_merge run_kselftest/dax-kmem-node.sh /tmp/node.tap
+	sed 's/^/# runner: /' /tmp/runner.tap
+	return "$rc"
+}
+
+# Soft-reserved node 1 with HMAT: two 512 MiB devices on it (the tier
+# HMAT's latency and bandwidth give, kept while either is online), then a
+# device of three ranges made through `mapping` on the region's new seed.
+suite_hmem() {
+	local a b rc=0
+	prepare_or_bail
+	a=$(hmem_device $((512 << 20))) && b=$(hmem_device $((512 << 20))) ||
+		{ echo "Bail out! cannot size the hmem region's seed devices"; exit 1; }
+	DAX_KMEM_TEST_DEV=$a DAX_KMEM_TEST_DEV2=$b bash "$SELFTESTS/dax/dax-kmem-node.sh" > /tmp/node.tap 2>&1 || rc=1
+	DAX_KMEM_TEST_SEED=$(hmem_seed) bash "$SELFTESTS/dax/dax-kmem-ranges.sh" > /tmp/ranges.tap 2>&1 || rc=1
+	ktap_merge node /tmp/node.tap ranges /tmp/ranges.tap
+	return "$rc"
+}
+
+# dax_hmem.region_idle=0: the whole region is one device of the kmem type,
+# which kmem binds as soon as it is loaded (prepare loaded it), onlined as
+# the system's default policy says (memory_hotplug.online_policy on this
+# boot's command line: online_movable).
+suite_hmem_probe() {
+	local mt0 bs size policy
+	prepare_or_bail
+	echo "TAP version 13"
+	echo "1..4"
+	size=$(cat "$DAX_BASE/$DAX/size")
+	if [ "$(dax_driver)" = kmem ]; then
+		echo "ok 1 kmem bound $DAX at insmod"
+	else
+		echo "not ok 1 $DAX is bound to $(dax_driver) after insmod of kmem"
+	fi
+	policy=$(cat /sys/devices/system/memory/auto_online_blocks)
+	if [ "$(kmem_state)" = "$policy" ] && [ "$(kmem_bytes)" = "$size" ]; then
+		echo "ok 2 state $(kmem_state), the default policy; $((size >> 20)) MiB added"
+	else
+		echo "not ok 2 state $(kmem_state), policy $policy, $(kmem_bytes) of $size bytes added"
+	fi
+	mt0=$(memtotal_kb)
+	if [ "$(dax_write "$DAX_BASE/$DAX/state" unplugged)" = ok ] &&
+	   [ "$(kmem_unbind)" = ok ] && [ "$(kmem_bytes)" = 0 ] &&
+	   [ $((mt0 - $(memtotal_kb))) = $((size / 1024)) ]; then
+		echo "ok 3 unplug and unbind removed all $((size >> 20)) MiB"
+	else
+		echo "not ok 3 unplug and unbind: $(kmem_bytes) bytes left, MemTotal $mt0 -> $(memtotal_kb) kB"
+	fi
+	if [ "$(kmem_bind)" = ok ] && [ "$(kmem_online_movable)" = ok ] &&
+	   [ "$(memtotal_kb)" = "$mt0" ]; then
+		echo "ok 4 bound and onlined movable again"
+	else
+		echo "not ok 4 rebind: driver $(dax_driver), state $(kmem_state), MemTotal $(memtotal_kb) kB (want $mt0)"
+	fi
+}
+
+# The CXL region's device, which kmem bound when the region appeared: the
+# node that the CXL window made, MemTotal, state, then region teardown.
+suite_cxl() {
+	local size mt0 r
+	prepare_or_bail
+	echo "# kmem-rs: $CXL_REGION: $(cat "/sys/bus/cxl/devices/$CXL_REGION/resource") +$(($(cat "/sys/bus/cxl/devices/$CXL_REGION/size") >> 20)) MiB"
+	echo "TAP version 13"
+	echo "1..6"
+	size=$(cat "$DAX_BASE/$DAX/size")
+	if [ "$(dax_driver)" = kmem ] && [ "$(kmem_bytes)" = "$size" ]; then
+		echo "ok 1 kmem bound $DAX when the region appeared: $((size >> 20)) MiB added, state $(kmem_state)"
+	else
+		echo "not ok 1 $DAX: driver $(dax_driver), $(kmem_bytes) of $size bytes added"
+	fi
+	mt0=$(memtotal_kb)
+	r=$(kmem_online_movable)
+	[ "$(kmem_state)" = online_movable ] && mt0=$((mt0 - size / 1024))
+	if [ "$r" = ok ] && [ "$(memtotal_kb)" = $((mt0 + size / 1024)) ]; then
+		echo "ok 2 online_movable: MemTotal +$((size >> 10)) kB"
+	else
+		echo "not ok 2 online_movable: $r, MemTotal $(memtotal_kb) kB (want $((mt0 + size / 1024)))"
+	fi
+	r=$(dax_write "$DAX_BASE/$DAX/state" unplugged)
+	if [ "$r" = ok ] && [ "$(memtotal_kb)" = "$mt0" ] && [ "$(kmem_bytes)" = 0 ]; then
+		echo "ok 3 state unplugged: MemTotal back to $mt0 kB"
+	else
+		echo "not ok 3 state unplugged: $r, MemTotal $(memtotal_kb) kB, $(kmem_bytes) bytes left"
+	fi
+	r=$(kmem_unbind)
+	if [ "$r" = ok ] && [ "$(kmem_bytes)" = 0 ]; then
+		echo "ok 4 unbind"
+	else
+		echo "not ok 4 unbind: $r"
+	fi
+	# The node and tier transitions, on this device (bound again by it).
+	DAX_KMEM_TEST_DEV=$DAX bash "$SELFTESTS/dax/dax-kmem-node.sh" > /tmp/node.tap 2>&1
+	r=$?
+	sed 's/^/# /' /tmp/node.tap
+	if [ "$r" = 0 ]; then
+		echo "ok 5 dax-kmem-node.sh on the CXL node"
+	else
+		echo "not ok 5 dax-kmem-node.sh on the CXL node: exit $r"
+	fi
+	r=$(cxl_write "/sys/bus/cxl/devices/$CXL_REGION/commit" 0 &&
+	    cxl_write "$CXL_ROOT/delete_region" "$CXL_REGION" && echo ok)
+	if [ "$r" = ok ] && [ ! -e "/sys/bus/cxl/devices/$CXL_REGION" ] &&
+	   [ ! -e "$DAX_BASE/$DAX" ] && [ "$(memtotal_kb)" = "$mt0" ]; then
+		echo "ok 6 region torn down after unplug: $CXL_REGION and $DAX gone"
+	else
+		echo "not ok 6 teardown: $r"
+	fi
 }
 
 suite_daxctl_roundtrip() {
@@ -345,8 +619,8 @@ suite)
 exec)
 	# exec PREPARE CMD OUTDIR: run CMD (after prepare, if PREPARE is 1).
 	out=${4:?output directory}
-	if [ "${2:-0}" = 1 ] && ! why=$(prepare); then
-		echo "kmem-rs-guest: $why" > "$out/exec.out"
+	if [ "${2:-0}" = 1 ] && ! prepare > /tmp/prepare.why; then
+		echo "kmem-rs-guest: $(cat /tmp/prepare.why)" > "$out/exec.out"
 		echo 1 > "$out/exec.rc"
 		exit 1
 	fi

@@ -5,6 +5,7 @@
 //! it with the overlay applied, `vm` boots it, `test` runs the in-guest test
 //! suites and `demo` shows persistent memory becoming System RAM.
 
+mod apt;
 mod bench;
 mod build;
 mod check;
@@ -14,6 +15,7 @@ mod kconfig;
 mod lanes;
 mod overlay;
 mod patches;
+mod qemu;
 mod reports;
 mod run;
 mod send;
@@ -61,8 +63,12 @@ enum Cmd {
         #[arg(long)]
         fresh: bool,
     },
-    /// Boot the test kernel with emulated pmem; a shell, or run one command.
+    /// Boot the test kernel on a platform (pmem, hmem, cxl); a shell, or run one command.
     Vm {
+        /// The machine: pmem (legacy pmem in a memory-only node), hmem
+        /// (soft-reserved memory with HMAT) or cxl (a CXL type-3 device).
+        #[arg(short, long, default_value = "pmem")]
+        platform: String,
         /// Command to run in the guest instead of an interactive shell.
         #[arg(short, long)]
         exec: Option<String>,
@@ -200,13 +206,15 @@ fn real_main(cli: Cli) -> Result<()> {
             build::build(&ctx, fresh).map(|_| ())
         }
         Cmd::Vm {
+            platform,
             exec,
             no_prepare,
             no_build,
             driver,
         } => {
             let kernel = ensure_built(&ctx, no_build)?;
-            vm::interactive(&ctx, &kernel, driver, exec.as_deref(), !no_prepare)
+            let platform = vm::platform(&platform)?;
+            vm::interactive(&ctx, &kernel, platform, driver, exec.as_deref(), !no_prepare)
         }
         Cmd::Test {
             filter,

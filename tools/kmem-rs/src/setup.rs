@@ -4,14 +4,14 @@
 //! interrupted one resumes where it stopped.
 
 use anyhow::{bail, Context, Result};
-use sha2::{Digest, Sha256};
 use std::fs;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
+use crate::apt::{sha256_file, PrivateApt};
 use crate::build;
 use crate::ctx::Ctx;
 use crate::overlay;
+use crate::qemu;
 use crate::run::{self, capture, command, Step};
 
 /// Tag of the imported base commit in the source tree.
@@ -38,6 +38,7 @@ pub fn setup(ctx: &Ctx, check: bool) -> Result<()> {
     step("bindgen", bindgen(ctx, check))?;
     step("virtme-ng", venv(ctx, check))?;
     step("base kernel", source(ctx, check))?;
+    step("QEMU (CXL platform)", qemu::ensure(ctx, check).map(drop))?;
     if !check {
         overlay::apply(ctx)?;
         rustavailable(ctx)?;
@@ -216,65 +217,11 @@ fn venv(ctx: &Ctx, check: bool) -> Result<()> {
 // ---------------------------------------------------------------------------
 // The base kernel: a private apt fetch, a checksum, an import into git
 
-struct PrivateApt {
-    root: PathBuf,
-}
-
-impl PrivateApt {
-    fn new(ctx: &Ctx) -> Result<Self> {
-        let root = ctx.cache.join("apt");
-        for d in ["etc", "lists/partial", "cache/archives/partial"] {
-            fs::create_dir_all(root.join(d))?;
-        }
-        let status = root.join("status");
-        if !status.exists() {
-            fs::write(&status, "")?;
-        }
-        fs::write(
-            root.join("etc/sources.list"),
-            format!("{}\n", ctx.versions.base.apt_source),
-        )?;
-        Ok(Self { root })
-    }
-
-    /// Options that point apt at our own sources list and state only.
-    fn opts(&self) -> Vec<String> {
-        let r = self.root.display();
-        let mut o = vec![
-            format!("-oDir::Etc::SourceList={r}/etc/sources.list"),
-            "-oDir::Etc::SourceParts=/dev/null".to_string(),
-            format!("-oDir::State::Lists={r}/lists"),
-            format!("-oDir::State::status={r}/status"),
-            format!("-oDir::Cache={r}/cache"),
-            "-oDebug::NoLocking=1".to_string(),
-        ];
-        // SAFETY: geteuid(2) has no preconditions and cannot fail.
-        if unsafe { libc::geteuid() } == 0 {
-            o.push("-oAPT::Sandbox::User=root".to_string());
-        }
-        o
-    }
-}
-
 fn deb_path(ctx: &Ctx) -> PathBuf {
     let b = &ctx.versions.base;
     ctx.cache
         .join("downloads")
         .join(format!("{}_{}_all.deb", b.package, b.version))
-}
-
-fn sha256_file(path: &Path) -> Result<String> {
-    let mut f = fs::File::open(path)?;
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = f.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-    }
-    Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
 }
 
 /// The base package, downloaded and checksummed.
@@ -292,7 +239,7 @@ fn fetch_deb(ctx: &Ctx) -> Result<PathBuf> {
         );
         fs::remove_file(&deb)?;
     }
-    let apt = PrivateApt::new(ctx)?;
+    let apt = PrivateApt::new(ctx.cache.join("apt"), &ctx.versions.base.apt_source)?;
     let log = ctx.log("apt-base-update")?;
     Step::new("apt-get update (private trixie-backports list)", &log)
         .run_ok(command("apt-get").args(apt.opts()).arg("update"))?;
@@ -487,16 +434,5 @@ mod tests {
     #[test]
     fn dpkg_nothing_missing() {
         assert!(parse_missing("bc ii \n", &s(&["bc"])).is_empty());
-    }
-
-    #[test]
-    fn sha256_of_known_bytes() {
-        let p = std::env::temp_dir().join(format!("kmem-rs-sha-{}", std::process::id()));
-        fs::write(&p, b"abc").unwrap();
-        assert_eq!(
-            sha256_file(&p).unwrap(),
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-        );
-        fs::remove_file(&p).unwrap();
     }
 }

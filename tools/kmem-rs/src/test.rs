@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use crate::build::{Driver, Kernel};
 use crate::ctx::Ctx;
 use crate::tap;
-use crate::vm::{self, GuestRun};
+use crate::vm::{self, GuestRun, PlatformKind, Topology};
 
 /// An in-guest test suite; its name is the guest script's `suite` argument.
 pub struct Suite {
@@ -23,6 +23,10 @@ pub struct Suite {
     /// Runs once per kmem driver (and the results must match), or once, with
     /// the Rust driver loaded (for its KUnit tests).
     pub per_driver: bool,
+    /// The machine it boots (tools/kmem-rs/src/vm.rs).
+    pub platform: PlatformKind,
+    /// A `memmap=` in place of the platform's own, for a smaller device.
+    pub pmem: Option<&'static str>,
 }
 
 pub const SUITES: &[Suite] = &[
@@ -32,6 +36,8 @@ pub const SUITES: &[Suite] = &[
         append: &[],
         timeout: Duration::from_secs(600),
         per_driver: true,
+        platform: PlatformKind::Pmem,
+        pmem: None,
     },
     Suite {
         name: "mem-on-off",
@@ -39,6 +45,8 @@ pub const SUITES: &[Suite] = &[
         append: &[],
         timeout: Duration::from_secs(900),
         per_driver: true,
+        platform: PlatformKind::Pmem,
+        pmem: None,
     },
     // KUnit's filter_glob takes one "suite.test" glob, so our three sets of
     // tests take three boots. Each runs only our tests: the base tree's own
@@ -49,6 +57,8 @@ pub const SUITES: &[Suite] = &[
         append: &["kunit.enable=1", "kunit.filter_glob=rust_memory_hotplug"],
         timeout: Duration::from_secs(600),
         per_driver: false,
+        platform: PlatformKind::Pmem,
+        pmem: None,
     },
     Suite {
         name: "kunit-doctests-hotplug",
@@ -59,6 +69,8 @@ pub const SUITES: &[Suite] = &[
         ],
         timeout: Duration::from_secs(600),
         per_driver: false,
+        platform: PlatformKind::Pmem,
+        pmem: None,
     },
     Suite {
         name: "kunit-doctests-dax",
@@ -69,6 +81,8 @@ pub const SUITES: &[Suite] = &[
         ],
         timeout: Duration::from_secs(600),
         per_driver: false,
+        platform: PlatformKind::Pmem,
+        pmem: None,
     },
     Suite {
         name: "kmem-state",
@@ -77,6 +91,8 @@ pub const SUITES: &[Suite] = &[
         append: &[],
         timeout: Duration::from_secs(600),
         per_driver: true,
+        platform: PlatformKind::Pmem,
+        pmem: None,
     },
     Suite {
         name: "memmap-on-memory",
@@ -84,13 +100,17 @@ pub const SUITES: &[Suite] = &[
         append: &["memory_hotplug.memmap_on_memory=1"],
         timeout: Duration::from_secs(600),
         per_driver: true,
+        platform: PlatformKind::Pmem,
+        pmem: None,
     },
     Suite {
         name: "small-region",
         about: "selftests/dax/dax-kmem-small.sh: a device smaller than one block is rejected",
-        append: &["memmap=64M!7G"],
+        append: &["memmap=64M!1G"],
         timeout: Duration::from_secs(600),
         per_driver: true,
+        platform: PlatformKind::Pmem,
+        pmem: None,
     },
     Suite {
         name: "daxctl-roundtrip",
@@ -98,15 +118,57 @@ pub const SUITES: &[Suite] = &[
         append: &[],
         timeout: Duration::from_secs(600),
         per_driver: true,
+        platform: PlatformKind::Pmem,
+        pmem: None,
+    },
+    Suite {
+        name: "node",
+        about: "selftests/dax/dax-kmem-node.sh through the kselftest install and run_kselftest.sh: node 1 gets memory, the default tier, and back",
+        append: &[],
+        timeout: Duration::from_secs(600),
+        per_driver: true,
+        platform: PlatformKind::Pmem,
+        pmem: None,
+    },
+    Suite {
+        name: "hmem",
+        about: "HMEM with HMAT: dax-kmem-node.sh on two devices (HMAT's tier), dax-kmem-ranges.sh (three ranges, mapping refused while bound)",
+        append: &["dax_hmem.region_idle=1"],
+        timeout: Duration::from_secs(600),
+        per_driver: true,
+        platform: PlatformKind::Hmem,
+        pmem: None,
+    },
+    Suite {
+        name: "hmem-probe",
+        about: "HMEM region as one kmem-type device: bound at insmod, onlined by the default policy",
+        append: &["dax_hmem.region_idle=0", "memhp_default_state=online_movable"],
+        timeout: Duration::from_secs(600),
+        per_driver: true,
+        platform: PlatformKind::Hmem,
+        pmem: None,
+    },
+    Suite {
+        name: "cxl",
+        about: "CXL type-3 RAM region made through sysfs: kmem at region creation, node and tier, teardown",
+        append: &[],
+        timeout: Duration::from_secs(900),
+        per_driver: true,
+        platform: PlatformKind::Cxl,
+        pmem: None,
     },
 ];
 
 pub fn list() {
     for s in SUITES {
-        println!("{:<22} {}", s.name, s.about);
+        println!("{:<22} [{}] {}", s.name, vm::platform_of(s.platform).name, s.about);
     }
     for s in crate::lanes::DEBUG_SUITES {
         println!("{:<22} (--variant debug only) {}", s.name, s.about);
+    }
+    println!("\nplatforms (`cargo kmem vm --platform NAME`):");
+    for p in vm::PLATFORMS {
+        println!("{:<22} {}", p.name, p.about);
     }
 }
 
@@ -313,6 +375,15 @@ fn lane_table(ctx: &Ctx, table: &[(&str, Vec<Outcome>)]) -> String {
     crate::lanes::render(&rows, &reports)
 }
 
+/// The machine `suite` boots: its platform, with the suite's own `memmap=`.
+pub fn platform_of(suite: &Suite) -> vm::Platform {
+    let mut p = *vm::platform_of(suite.platform);
+    if let Some(pmem) = suite.pmem {
+        p.topology = Topology { pmem, ..p.topology };
+    }
+    p
+}
+
 /// Boots once, runs `suite` on `driver`, prints its TAP and returns the verdict.
 fn run_one(
     ctx: &Ctx,
@@ -344,7 +415,7 @@ fn run_one(
         follow: Some((&tap_name, &mut echo)),
         module: Some(kernel.kmem_module(driver.unwrap_or(Driver::Rust))),
     }
-    .run(ctx, kernel, accel, &["suite", suite.name])?;
+    .run_platform(&platform_of(suite), ctx, kernel, accel, &["suite", suite.name])?;
     let text = fs::read_to_string(out.join(&tap_name)).unwrap_or_default();
     let exit = if outcome.timed_out {
         None

@@ -11,6 +11,25 @@ pub struct Versions {
     pub base: Base,
     pub toolchain: Toolchain,
     pub docs: Docs,
+    pub qemu: Qemu,
+}
+
+/// The QEMU of the CXL platform: Debian packages unpacked into the cache.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Qemu {
+    pub version: String,
+    pub apt_source: String,
+    pub packages: Vec<Package>,
+}
+
+/// One pinned Debian package.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Package {
+    pub name: String,
+    pub version: String,
+    pub sha256: String,
 }
 
 /// Sphinx and what the kernel's docs build needs, from PyPI (`check`).
@@ -51,11 +70,16 @@ impl Versions {
 
     pub fn parse(text: &str) -> Result<Self> {
         let v: Versions = toml::from_str(text)?;
-        if v.base.sha256.len() != 64 || !v.base.sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+        if !is_sha256(&v.base.sha256) {
             bail!("base.sha256 must be 64 hex digits");
         }
         if v.base.tree.len() != 40 || !v.base.tree.bytes().all(|b| b.is_ascii_hexdigit()) {
             bail!("base.tree must be a 40-hex-digit git tree id");
+        }
+        for p in &v.qemu.packages {
+            if !is_sha256(&p.sha256) {
+                bail!("qemu package {}: sha256 must be 64 hex digits", p.name);
+            }
         }
         Ok(v)
     }
@@ -70,6 +94,10 @@ impl Versions {
     }
 }
 
+fn is_sha256(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -81,6 +109,9 @@ mod tests {
         assert_eq!(v.base.package, "linux-source-7.3");
         assert!(v.kernel_release().starts_with("7.3."));
         assert!(v.toolchain.apt_packages.iter().any(|p| p == "rustc-web"));
+        assert!(v.qemu.packages.iter().any(|p| p.name == "qemu-system-x86"));
+        assert!(v.qemu.packages.iter().all(|p| p.version.contains(&v.qemu.version)
+            || p.name == "seabios"));
     }
 
     #[test]

@@ -12,26 +12,178 @@ use std::time::Duration;
 use crate::build::{Driver, Kernel};
 use crate::ctx::Ctx;
 use crate::run::{self, capture, command, Outcome, Step};
+use crate::qemu::{self, Qemu};
 use crate::setup;
 
 /// The guest's shape. One place for the topology every test relies on.
+#[derive(Clone, Copy, Debug)]
 pub struct Topology {
     pub cpus: u32,
     pub memory: &'static str,
-    /// `--numa` arguments: node 0 with the CPUs, node 1 memory-only.
+    /// `--numa` arguments: node 0 with the CPUs, then memory-only nodes.
+    /// vng appends what follows the size to QEMU's `-numa node,memdev=...`.
     pub numa: &'static [&'static str],
-    /// `memmap=SIZE!START`: reserve guest RAM as legacy pmem. START lies in
-    /// node 1 (guest RAM above 4 GiB continues at 4 GiB after the PCI hole,
-    /// so node 1 spans roughly 3..7 GiB of physical addresses).
+    /// `memmap=...`: what turns guest RAM into the device's memory (legacy
+    /// pmem with `!`, soft-reserved with `%...+0xefffffff`); empty for none.
+    /// Guest RAM above 2 GiB continues at 4 GiB after the PCI hole (q35), so
+    /// with 2 GiB in node 0, node 1 spans 4..6 GiB of physical addresses.
     pub pmem: &'static str,
 }
 
+/// The pmem platform: node 1 has no memory until kmem onlines the pmem,
+/// which is the whole of it (like a pmem or CXL node on real machines).
 pub const TOPOLOGY: Topology = Topology {
     cpus: 2,
-    memory: "6G",
-    numa: &["2G,cpus=0-1", "4G"],
-    pmem: "memmap=2G!5G",
+    memory: "4G",
+    numa: &["2G,cpus=0-1", "2G"],
+    pmem: "memmap=2G!4G",
 };
+
+/// Where the device memory of a test boot comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PlatformKind {
+    /// Legacy pmem (`memmap=!`) in the memory-only node 1, no HMAT.
+    Pmem,
+    /// Soft-reserved memory (HMEM) filling node 1, with HMAT data.
+    Hmem,
+    /// A CXL type-3 volatile device behind a host bridge (QEMU 10).
+    Cxl,
+}
+
+/// A machine to boot: the topology, and what QEMU and the kernel add to it.
+#[derive(Clone, Copy, Debug)]
+pub struct Platform {
+    pub kind: PlatformKind,
+    pub name: &'static str,
+    pub about: &'static str,
+    pub topology: Topology,
+    /// Kernel command line every boot of this platform gets.
+    pub append: &'static [&'static str],
+    /// QEMU options (vng `--qemu-opts=`, one word each: vng joins them
+    /// unquoted into a shell command).
+    pub qemu_opts: &'static [&'static str],
+    /// Runs on the pinned QEMU of versions.toml instead of the installed one.
+    pub pinned_qemu: bool,
+}
+
+/// HMAT figures of the HMEM platform, QEMU units (ns, bytes/s): node 0 is
+/// the DRAM every tier is measured against (the kernel ignores HMAT without
+/// it), node 1 the slow memory. The selftests read them back from sysfs.
+const HMAT: &[&str] = &[
+    "-machine",
+    "hmat=on",
+    "-numa",
+    "hmat-lb,initiator=0,target=0,hierarchy=memory,data-type=access-latency,latency=80",
+    "-numa",
+    "hmat-lb,initiator=0,target=0,hierarchy=memory,data-type=access-bandwidth,bandwidth=20G",
+    "-numa",
+    "hmat-lb,initiator=0,target=1,hierarchy=memory,data-type=access-latency,latency=240",
+    "-numa",
+    "hmat-lb,initiator=0,target=1,hierarchy=memory,data-type=access-bandwidth,bandwidth=5G",
+];
+
+/// The CXL platform: one host bridge, one root port, one 512 MiB volatile
+/// type-3 device, a 4 GiB fixed memory window. Small, because CXL memory
+/// is MMIO under TCG: every access to it is slow.
+const CXL: &[&str] = &[
+    "-machine",
+    "cxl=on",
+    "-object",
+    "memory-backend-ram,id=cxl-vmem0,share=on,size=512M",
+    "-device",
+    "pxb-cxl,bus_nr=12,bus=pcie.0,id=cxl.1",
+    "-device",
+    "cxl-rp,port=0,bus=cxl.1,id=cxl-rp0,chassis=0,slot=2",
+    "-device",
+    "cxl-type3,bus=cxl-rp0,volatile-memdev=cxl-vmem0,id=cxl-mem0",
+    "-M",
+    "cxl-fmw.0.targets.0=cxl.1,cxl-fmw.0.size=4G",
+];
+
+pub const PLATFORMS: &[Platform] = &[
+    Platform {
+        kind: PlatformKind::Pmem,
+        name: "pmem",
+        about: "2 GiB legacy pmem (memmap=2G!4G) that is all of node 1; no HMAT",
+        topology: TOPOLOGY,
+        append: &[],
+        qemu_opts: &[],
+        pinned_qemu: false,
+    },
+    Platform {
+        kind: PlatformKind::Hmem,
+        name: "hmem",
+        about: "2 GiB soft-reserved memory (dax_hmem) that is all of node 1, with HMAT latency and bandwidth",
+        topology: Topology {
+            cpus: 2,
+            memory: "4G",
+            numa: &["2G,cpus=0-1", "2G,initiator=0"],
+            pmem: "memmap=2G%4G+0xefffffff",
+        },
+        append: &[],
+        qemu_opts: HMAT,
+        pinned_qemu: false,
+    },
+    Platform {
+        kind: PlatformKind::Cxl,
+        name: "cxl",
+        about: "a 512 MiB CXL type-3 volatile device; its window becomes node 1 (QEMU 10)",
+        topology: Topology {
+            cpus: 2,
+            memory: "2G",
+            numa: &["2G,cpus=0-1"],
+            pmem: "",
+        },
+        append: &[],
+        qemu_opts: CXL,
+        pinned_qemu: true,
+    },
+];
+
+/// The platform called `name`, or an error listing them.
+pub fn platform(name: &str) -> Result<&'static Platform> {
+    PLATFORMS.iter().find(|p| p.name == name).ok_or_else(|| {
+        let names: Vec<_> = PLATFORMS.iter().map(|p| p.name).collect();
+        anyhow::anyhow!("no platform {name:?}; platforms: {}", names.join(", "))
+    })
+}
+
+/// The platform of kind `kind`.
+pub fn platform_of(kind: PlatformKind) -> &'static Platform {
+    PLATFORMS
+        .iter()
+        .find(|p| p.kind == kind)
+        .expect("every PlatformKind has a platform")
+}
+
+/// vng arguments a platform adds to [`vng_args`]: its QEMU options, and the
+/// pinned QEMU with its firmware directories when it needs that one.
+pub fn platform_args(p: &Platform, qemu: Option<&Qemu>) -> Result<Vec<String>> {
+    let mut a = vec!["--append".to_string(), format!("kmem_rs.platform={}", p.name)];
+    for x in p.append {
+        a.push("--append".into());
+        a.push((*x).into());
+    }
+    if p.pinned_qemu {
+        let q = qemu.ok_or_else(|| {
+            anyhow::anyhow!(
+                "the {} platform needs the pinned QEMU: run `cargo kmem setup`",
+                p.name
+            )
+        })?;
+        a.push("--qemu".into());
+        a.push(q.binary().display().to_string());
+        for d in q.firmware_dirs() {
+            a.push("--qemu-opts=-L".into());
+            a.push(format!("--qemu-opts={}", d.display()));
+        }
+    }
+    for o in p.qemu_opts {
+        debug_assert!(!o.contains(char::is_whitespace));
+        a.push(format!("--qemu-opts={o}"));
+    }
+    Ok(a)
+}
 
 /// The in-guest helper script, relative to the repository root.
 pub const GUEST_SCRIPT: &str = "tools/kmem-rs/guest/kmem-rs-guest.sh";
@@ -86,8 +238,10 @@ pub fn vng_args(
         a.push("--numa".into());
         a.push((*n).into());
     }
-    a.push("--append".into());
-    a.push(topo.pmem.into());
+    if !topo.pmem.is_empty() {
+        a.push("--append".into());
+        a.push(topo.pmem.into());
+    }
     for extra in append {
         a.push("--append".into());
         a.push(extra.clone());
@@ -229,17 +383,7 @@ pub struct GuestRun<'a> {
 }
 
 impl GuestRun<'_> {
-    pub fn run(
-        self,
-        ctx: &Ctx,
-        kernel: &Kernel,
-        accel: Accel,
-        guest_args: &[&str],
-    ) -> Result<Outcome> {
-        self.run_on(&TOPOLOGY, ctx, kernel, accel, guest_args)
-    }
-
-    /// Runs like [`GuestRun::run`], on a guest of shape `topo` instead of
+    /// Runs like [`GuestRun::run_platform`], on a guest of shape `topo` instead of
     /// [`TOPOLOGY`] (the benchmark sizes its pmem device).
     pub fn run_on(
         self,
@@ -249,11 +393,35 @@ impl GuestRun<'_> {
         accel: Accel,
         guest_args: &[&str],
     ) -> Result<Outcome> {
+        self.launch(topo, None, ctx, kernel, accel, guest_args)
+    }
+
+    /// Runs like [`GuestRun::run_platform`], on `platform`.
+    pub fn run_platform(
+        self,
+        platform: &Platform,
+        ctx: &Ctx,
+        kernel: &Kernel,
+        accel: Accel,
+        guest_args: &[&str],
+    ) -> Result<Outcome> {
+        self.launch(&platform.topology, Some(platform), ctx, kernel, accel, guest_args)
+    }
+
+    fn launch(
+        self,
+        topo: &Topology,
+        platform: Option<&Platform>,
+        ctx: &Ctx,
+        kernel: &Kernel,
+        accel: Accel,
+        guest_args: &[&str],
+    ) -> Result<Outcome> {
         let mut args: Vec<&str> = guest_args.to_vec();
         let out_dir = self.out.display().to_string();
         args.push(&out_dir);
         let exec = guest_command(ctx, self.module.as_deref(), &args);
-        let args_for_vng = vng_args(
+        let mut args_for_vng = vng_args(
             &kernel.dir,
             topo,
             accel,
@@ -261,6 +429,13 @@ impl GuestRun<'_> {
             Some(&self.out),
             Some(&exec),
         );
+        let pinned = match platform {
+            Some(p) if p.pinned_qemu => qemu::unpacked(ctx),
+            _ => None,
+        };
+        if let Some(p) = platform {
+            args_for_vng.extend(platform_args(p, pinned.as_ref())?);
+        }
         let log = self.out.join("console.log");
         let watch = self.follow.as_ref().map(|(f, _)| self.out.join(f));
         let mut step = Step::new(self.name, &log).timeout(self.timeout);
@@ -268,10 +443,14 @@ impl GuestRun<'_> {
         if let Some((_, f)) = self.follow {
             step.on_line = Some(f);
         }
-        step.run(&mut vng(ctx, &args_for_vng))
+        let mut cmd = vng(ctx, &args_for_vng);
+        if let Some(q) = &pinned {
+            cmd.env("QEMU_MODULE_DIR", q.module_dir());
+        }
+        step.run(&mut cmd)
     }
 
-    /// Runs like [`GuestRun::run`], for a helper command that leaves its exit
+    /// Runs like [`GuestRun::run_platform`], for a helper command that leaves its exit
     /// status in the file `status` of the output directory: fails unless that
     /// status is 0 (vng's own exit status does not carry the guest's).
     pub fn run_relayed(
@@ -297,15 +476,35 @@ impl GuestRun<'_> {
     ) -> Result<()> {
         let (name, out) = (self.name.to_string(), self.out.clone());
         let outcome = self.run_on(topo, ctx, kernel, accel, guest_args)?;
-        let rc = fs::read_to_string(out.join(status)).unwrap_or_default();
-        match rc.trim() {
-            "0" => Ok(()),
-            "" => bail!("{}", run::failure_report(&name, &outcome)),
-            code => bail!(
-                "{name}: the guest side exited with status {code}; output in {}",
-                out.display()
-            ),
-        }
+        relayed(&name, &out, &outcome, status)
+    }
+
+    /// [`GuestRun::run_relayed`] on `platform`.
+    pub fn run_relayed_platform(
+        self,
+        platform: &Platform,
+        ctx: &Ctx,
+        kernel: &Kernel,
+        accel: Accel,
+        guest_args: &[&str],
+        status: &str,
+    ) -> Result<()> {
+        let (name, out) = (self.name.to_string(), self.out.clone());
+        let outcome = self.run_platform(platform, ctx, kernel, accel, guest_args)?;
+        relayed(&name, &out, &outcome, status)
+    }
+}
+
+/// The verdict of a helper command that left its exit status in `status`.
+fn relayed(name: &str, out: &Path, outcome: &Outcome, status: &str) -> Result<()> {
+    let rc = fs::read_to_string(out.join(status)).unwrap_or_default();
+    match rc.trim() {
+        "0" => Ok(()),
+        "" => bail!("{}", run::failure_report(name, outcome)),
+        code => bail!(
+            "{name}: the guest side exited with status {code}; output in {}",
+            out.display()
+        ),
     }
 }
 
@@ -313,6 +512,7 @@ impl GuestRun<'_> {
 pub fn interactive(
     ctx: &Ctx,
     kernel: &Kernel,
+    platform: &Platform,
     driver: Driver,
     exec: Option<&str>,
     prepare: bool,
@@ -332,7 +532,8 @@ pub fn interactive(
             follow: Some(("exec.out", &mut echo)),
             module: prepare.then_some(module),
         }
-        .run_relayed(
+        .run_relayed_platform(
+            platform,
             ctx,
             kernel,
             accel,
@@ -346,10 +547,16 @@ pub fn interactive(
         driver.name(),
         guest_command(ctx, Some(&module), &["prepare"])
     );
-    let mut args = vng_args(&kernel.dir, &TOPOLOGY, accel, &[], None, None);
+    let mut args = vng_args(&kernel.dir, &platform.topology, accel, &[], None, None);
     args.retain(|a| a != "--verbose");
+    let pinned = platform.pinned_qemu.then(|| qemu::unpacked(ctx)).flatten();
+    args.extend(platform_args(platform, pinned.as_ref())?);
+    let mut cmd = vng(ctx, &args);
+    if let Some(q) = &pinned {
+        cmd.env("QEMU_MODULE_DIR", q.module_dir());
+    }
     // vng's status is not the shell's: it reports the guest's power-off.
-    let _ = vng(ctx, &args).status()?;
+    let _ = cmd.status()?;
     Ok(())
 }
 
@@ -369,11 +576,11 @@ mod tests {
         );
         let s = a.join(" ");
         assert!(
-            s.starts_with("--run /b --verbose --force-9p --disable-microvm --cpus 2 --memory 6G")
+            s.starts_with("--run /b --verbose --force-9p --disable-microvm --cpus 2 --memory 4G")
         );
         assert!(s.contains("--disable-kvm"));
-        assert!(s.contains("--numa 2G,cpus=0-1 --numa 4G"));
-        assert!(s.contains("--append memmap=2G!5G --append x=1"));
+        assert!(s.contains("--numa 2G,cpus=0-1 --numa 2G"));
+        assert!(s.contains("--append memmap=2G!4G --append x=1"));
         assert!(s.ends_with("--rwdir=/out --exec true"));
         let kvm = vng_args(Path::new("/b"), &TOPOLOGY, Accel::Kvm, &[], None, None);
         assert!(!kvm.iter().any(|x| x == "--disable-kvm" || x == "--exec"));
@@ -389,8 +596,32 @@ mod tests {
                 .parse::<u32>()
                 .unwrap()
         };
-        let sum: u32 = TOPOLOGY.numa.iter().map(|n| gib(n)).sum();
-        assert_eq!(sum, gib(TOPOLOGY.memory));
+        for p in PLATFORMS {
+            let t = &p.topology;
+            let sum: u32 = t.numa.iter().map(|n| gib(n)).sum();
+            assert_eq!(sum, gib(t.memory), "{}", p.name);
+        }
+    }
+
+    #[test]
+    fn platforms() {
+        assert_eq!(platform("pmem").unwrap().topology.pmem, TOPOLOGY.pmem);
+        assert!(platform("nvme").is_err());
+        for k in [PlatformKind::Pmem, PlatformKind::Hmem, PlatformKind::Cxl] {
+            assert_eq!(platform_of(k).kind, k);
+        }
+        // Every QEMU option is one shell word (vng joins them unquoted).
+        for p in PLATFORMS {
+            assert!(p.qemu_opts.iter().all(|o| !o.contains(char::is_whitespace)));
+        }
+        let h = platform_args(platform("hmem").unwrap(), None).unwrap().join(" ");
+        assert!(h.starts_with("--append kmem_rs.platform=hmem"));
+        assert!(h.contains("--qemu-opts=-machine --qemu-opts=hmat=on"));
+        assert!(!h.contains("--qemu "));
+        // HMAT is ignored unless the DRAM node's own figures are there too.
+        assert!(h.contains("initiator=0,target=0"));
+        let e = platform_args(platform("cxl").unwrap(), None).unwrap_err();
+        assert!(format!("{e}").contains("cargo kmem setup"));
     }
 
     #[test]

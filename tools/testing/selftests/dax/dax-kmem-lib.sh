@@ -208,6 +208,23 @@ kmem_bind() {
 	echo "$r"
 }
 
+# kmem_online_movable -- bring $DAX, bound to kmem, to state online_movable
+# from whatever the probe left (the system's default online policy): kmem
+# onlines only from "unplugged". Print "ok" or the error.
+kmem_online_movable() {
+	local r
+	kmem_state_get
+	case "$STATE" in
+	online_movable) echo ok; return ;;
+	unplugged) ;;
+	*)
+		r=$(dax_write "$DAX_BASE/$DAX/state" unplugged)
+		[ "$r" = ok ] || { echo "unplugged: $r"; return; }
+		;;
+	esac
+	dax_write "$DAX_BASE/$DAX/state" online_movable
+}
+
 # kmem_unbind -- unbind $DAX from kmem; print "ok" or the error.
 kmem_unbind() { dax_write "$KMEM_DRV/unbind" "$DAX"; }
 
