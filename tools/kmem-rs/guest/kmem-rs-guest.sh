@@ -99,16 +99,28 @@ prepare_hmem() {
 		{ echo "no $DAX: no Soft Reserved memory, or CONFIG_DEV_DAX_HMEM off ($(grep -c 'Soft Reserved' /proc/iomem) in /proc/iomem)"; return 1; }
 }
 
-# hmem_seed -- the hmem region's seed: its empty device.
-hmem_seed() { cat "$(readlink -f "$DAX_BASE/dax0.0/..")/dax_region/seed"; }
+# hmem_new -- a new empty device of the hmem region, made through the
+# region's `create` attribute (as daxctl create-device does); print its name.
+hmem_new() {
+	local region
+	region=$(readlink -f "$DAX_BASE/dax0.0/..")/dax_region
+	echo 1 > "$region/create" || return 1
+	cat "$region/create"
+}
 
-# hmem_device SIZE -- give the region's seed SIZE bytes through sysfs (as
-# daxctl create-device does); print the device's name.
+# hmem_delete DEV -- empty DEV and delete it from the hmem region.
+hmem_delete() {
+	local region
+	region=$(readlink -f "$DAX_BASE/dax0.0/..")/dax_region
+	echo 0 > "$DAX_BASE/$1/size" && echo "$1" > "$region/delete"
+}
+
+# hmem_device SIZE -- a new device of the hmem region with SIZE bytes.
 hmem_device() {
-	local seed
-	seed=$(hmem_seed)
-	echo "$1" > "$DAX_BASE/$seed/size" || return 1
-	echo "$seed"
+	local dev
+	dev=$(hmem_new) && [ -n "$dev" ] || return 1
+	echo "$1" > "$DAX_BASE/$dev/size" || return 1
+	echo "$dev"
 }
 
 # prepare_cxl -- a RAM region of the whole CXL device through the region
@@ -326,7 +338,10 @@ suite_hmem() {
 	a=$(hmem_device $((512 << 20))) && b=$(hmem_device $((512 << 20))) ||
 		{ echo "Bail out! cannot size the hmem region's seed devices"; exit 1; }
 	DAX_KMEM_TEST_DEV=$a DAX_KMEM_TEST_DEV2=$b bash "$SELFTESTS/dax/dax-kmem-node.sh" > /tmp/node.tap 2>&1 || rc=1
-	DAX_KMEM_TEST_SEED=$(hmem_seed) bash "$SELFTESTS/dax/dax-kmem-ranges.sh" > /tmp/ranges.tap 2>&1 || rc=1
+	# Delete both: kmem's new_id entries for them would otherwise probe
+	# them again whenever a later new_id makes kmem attach.
+	hmem_delete "$a" && hmem_delete "$b" || rc=1
+	DAX_KMEM_TEST_SEED=$(hmem_new) bash "$SELFTESTS/dax/dax-kmem-ranges.sh" > /tmp/ranges.tap 2>&1 || rc=1
 	ktap_merge node /tmp/node.tap ranges /tmp/ranges.tap
 	return "$rc"
 }

@@ -69,6 +69,9 @@ enum Cmd {
         /// (soft-reserved memory with HMAT) or cxl (a CXL type-3 device).
         #[arg(short, long, default_value = "pmem")]
         platform: String,
+        /// Extra kernel command line (repeatable), e.g. dax_hmem.region_idle=1.
+        #[arg(short, long)]
+        append: Vec<String>,
         /// Command to run in the guest instead of an interactive shell.
         #[arg(short, long)]
         exec: Option<String>,
@@ -207,6 +210,7 @@ fn real_main(cli: Cli) -> Result<()> {
         }
         Cmd::Vm {
             platform,
+            append,
             exec,
             no_prepare,
             no_build,
@@ -214,7 +218,7 @@ fn real_main(cli: Cli) -> Result<()> {
         } => {
             let kernel = ensure_built(&ctx, no_build)?;
             let platform = vm::platform(&platform)?;
-            vm::interactive(&ctx, &kernel, platform, driver, exec.as_deref(), !no_prepare)
+            vm::interactive(&ctx, &kernel, platform, &append, driver, exec.as_deref(), !no_prepare)
         }
         Cmd::Test {
             filter,

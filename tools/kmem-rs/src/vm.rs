@@ -513,6 +513,7 @@ pub fn interactive(
     ctx: &Ctx,
     kernel: &Kernel,
     platform: &Platform,
+    append: &[String],
     driver: Driver,
     exec: Option<&str>,
     prepare: bool,
@@ -527,7 +528,7 @@ pub fn interactive(
         GuestRun {
             name: "boot + command",
             out: ctx.run_dir("vm")?,
-            append: Vec::new(),
+            append: append.to_vec(),
             timeout: Duration::from_secs(3600),
             follow: Some(("exec.out", &mut echo)),
             module: prepare.then_some(module),
@@ -547,7 +548,7 @@ pub fn interactive(
         driver.name(),
         guest_command(ctx, Some(&module), &["prepare"])
     );
-    let mut args = vng_args(&kernel.dir, &platform.topology, accel, &[], None, None);
+    let mut args = vng_args(&kernel.dir, &platform.topology, accel, append, None, None);
     args.retain(|a| a != "--verbose");
     let pinned = platform.pinned_qemu.then(|| qemu::unpacked(ctx)).flatten();
     args.extend(platform_args(platform, pinned.as_ref())?);
