@@ -6,16 +6,13 @@ use anyhow::{bail, Context, Result};
 use sha2::{Digest, Sha256};
 use std::fs;
 use std::path::PathBuf;
-use std::process::Command;
 
 use crate::ctx::Ctx;
 use crate::kconfig;
 use crate::overlay;
 use crate::run::{capture, command, Step};
-use crate::setup;
+use crate::toolchain::{make, RUSTC};
 
-/// Debian's rustc-web, never the rustup one that may come first on PATH.
-pub const RUSTC: &str = "/usr/bin/rustc";
 /// What the fragment is merged onto, after `make tinyconfig` (in-tree paths).
 const BASE_FRAGMENTS: &[&str] = &["kernel/configs/kvm_guest.config"];
 
@@ -96,25 +93,6 @@ impl Kernel {
             .map(|s| s.trim().to_string())
             .unwrap_or_else(|_| "unknown".into())
     }
-}
-
-/// `make` in the source tree with the project's toolchain; `out_of_tree`
-/// adds O= for the test build directory.
-pub fn make(ctx: &Ctx, out_of_tree: bool) -> Command {
-    let llvm = &ctx.versions.toolchain.llvm_suffix;
-    let mut c = command("make");
-    c.arg("-C").arg(ctx.src());
-    if out_of_tree {
-        c.arg(format!("O={}", ctx.build_dir().display()));
-    }
-    c.arg(format!("LLVM={llvm}"))
-        .arg(format!("RUSTC={RUSTC}"))
-        .arg("RUSTDOC=/usr/bin/rustdoc")
-        .arg("RUSTFMT=/usr/bin/rustfmt")
-        .arg("CLIPPY_DRIVER=/usr/bin/clippy-driver")
-        .arg(format!("BINDGEN={}", setup::bindgen_path(ctx).display()))
-        .env("LIBCLANG_PATH", format!("/usr/lib/llvm{llvm}/lib"));
-    c
 }
 
 pub fn build(ctx: &Ctx, fresh: bool) -> Result<Kernel> {

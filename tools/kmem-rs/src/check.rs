@@ -27,6 +27,7 @@ use crate::run::{command, Step};
 use crate::send::{send_email, Via};
 use crate::series::Series;
 use crate::setup::BASE_TAG;
+use crate::toolchain;
 
 /// The checks, in the order they run.
 pub const CHECKS: &[(&str, &str)] = &[
@@ -599,7 +600,7 @@ fn bisect(ctx: &Ctx, series: &Series, commits: &Commits) -> Result<String> {
             let t = Instant::now();
             Step::new(&name, &log)
                 .run_ok(
-                    build::make(ctx, true)
+                    toolchain::make(ctx, true)
                         .arg(format!("-j{}", ctx.jobs))
                         .arg("CLIPPY=1")
                         .args(["bzImage", "modules"]),
@@ -632,7 +633,7 @@ fn bisect(ctx: &Ctx, series: &Series, commits: &Commits) -> Result<String> {
 fn make_target(ctx: &Ctx, what: &str, args: &[&str]) -> Result<String> {
     let log = ctx.log(what)?;
     Step::new(&format!("make {}", args.join(" ")), &log).run_ok(
-        build::make(ctx, true)
+        toolchain::make(ctx, true)
             .arg(format!("-j{}", ctx.jobs))
             .args(args),
     )?;
@@ -679,7 +680,7 @@ fn htmldocs(ctx: &Ctx) -> Result<String> {
     // RUSTDOC=/usr/bin/rustdoc from the make command line.
     // From scratch: Sphinx repeats no warning for a page it does not rebuild.
     let _ = fs::remove_dir_all(ctx.build_dir().join("Documentation/output"));
-    let mk = build::make(ctx, true);
+    let mk = toolchain::make(ctx, true);
     let mut cmd = command(mk.get_program());
     cmd.args(
         mk.get_args()
@@ -774,7 +775,7 @@ fn variant(ctx: &Ctx, name: &str) -> Result<String> {
     build::configure_tree(&v, false)?;
     let log = v.log(&format!("variant-{name}"))?;
     Step::new(&format!("make rust/ drivers/dax/ ({name})"), &log).run_ok(
-        build::make(&v, true)
+        toolchain::make(&v, true)
             .arg(format!("-j{}", v.jobs))
             .arg("CLIPPY=1")
             .args(["rust/", "drivers/dax/"]),

@@ -21,6 +21,7 @@ mod series;
 mod setup;
 mod tap;
 mod test;
+mod toolchain;
 mod versions;
 mod vm;
 

@@ -9,10 +9,10 @@ use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use crate::build;
 use crate::ctx::Ctx;
 use crate::overlay;
 use crate::run::{self, capture, command, Step};
+use crate::toolchain::{bindgen_path, make, vng_path, RUSTC};
 
 /// Tag of the imported base commit in the source tree.
 pub const BASE_TAG: &str = "kmem-rs-base";
@@ -140,23 +140,19 @@ fn parse_missing(dpkg: &str, wanted: &[String]) -> Vec<String> {
 
 fn rustc(ctx: &Ctx) -> Result<()> {
     let want = &ctx.versions.toolchain.rustc;
-    let got = capture(command(build::RUSTC).arg("--version")).unwrap_or_default();
+    let got = capture(command(RUSTC).arg("--version")).unwrap_or_default();
     if !got.starts_with(&format!("rustc {want}.")) {
         bail!(
             "{} reports '{got}', want rustc {want}.x from Debian's rustc-web; fix: apt-get install rustc-web",
-            build::RUSTC
+            RUSTC
         );
     }
-    println!("  ✓ {got} ({})", build::RUSTC);
+    println!("  ✓ {got} ({})", RUSTC);
     Ok(())
 }
 
 // ---------------------------------------------------------------------------
 // bindgen and virtme-ng, installed into the cache
-
-pub fn bindgen_path(ctx: &Ctx) -> PathBuf {
-    ctx.cache.join("tools/bin/bindgen")
-}
 
 fn bindgen(ctx: &Ctx, check: bool) -> Result<()> {
     let want = &ctx.versions.toolchain.bindgen_cli;
@@ -177,10 +173,6 @@ fn bindgen(ctx: &Ctx, check: bool) -> Result<()> {
             .arg(format!("bindgen-cli@{want}")),
     )?;
     Ok(())
-}
-
-pub fn vng_path(ctx: &Ctx) -> PathBuf {
-    ctx.cache.join("venv/bin/vng")
 }
 
 fn venv(ctx: &Ctx, check: bool) -> Result<()> {
@@ -465,7 +457,7 @@ fn import(ctx: &Ctx, deb: &Path) -> Result<()> {
 
 fn rustavailable(ctx: &Ctx) -> Result<()> {
     let log = ctx.log("rustavailable")?;
-    Step::new("make rustavailable", &log).run_ok(build::make(ctx, false).arg("rustavailable"))?;
+    Step::new("make rustavailable", &log).run_ok(make(ctx, false).arg("rustavailable"))?;
     Ok(())
 }
 

@@ -12,7 +12,7 @@ use std::time::Duration;
 use crate::build::{Driver, Kernel};
 use crate::ctx::Ctx;
 use crate::run::{self, capture, command, Outcome, Step};
-use crate::setup;
+use crate::toolchain;
 
 /// The guest's shape. One place for the topology every test relies on.
 pub struct Topology {
@@ -38,7 +38,7 @@ pub const GUEST_SCRIPT: &str = "tools/kmem-rs/guest/kmem-rs-guest.sh";
 
 /// vng from the project's venv, with the venv's other tools (virtme-run) on PATH.
 fn vng(ctx: &Ctx, args: &[String]) -> Command {
-    let vng = setup::vng_path(ctx);
+    let vng = toolchain::vng_path(ctx);
     let mut path = vng
         .parent()
         .map(|p| p.as_os_str().to_owned())
