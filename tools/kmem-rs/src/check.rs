@@ -81,8 +81,8 @@ pub fn run(ctx: &Ctx, filters: &[String]) -> Result<(usize, usize)> {
         bail!("no check matches {filters:?}: see `cargo kmem check --list`");
     }
     println!("==> check ({} check(s))", picked.len());
-    overlay::apply(ctx)?;
     let series = Series::load(&ctx.repo)?;
+    overlay::apply(ctx, &series)?;
     let out = ctx.cache.join("series/check");
     let generated = patches::generate(ctx, &series, &out)?;
     println!("TAP version 13\n1..{}", picked.len());
@@ -98,9 +98,9 @@ pub fn run(ctx: &Ctx, filters: &[String]) -> Result<(usize, usize)> {
             "rustdoc" => make_target(ctx, "rustdoc", &["rustdoc"]),
             "htmldocs" => htmldocs(ctx),
             "send-email" => send_all(ctx, &series),
-            "nohotremove" => variant(ctx, "nohotremove"),
-            "norustdriver" => variant(ctx, "norustdriver"),
-            "nonuma" => variant(ctx, "nonuma"),
+            "nohotremove" => variant(ctx, &series, "nohotremove"),
+            "norustdriver" => variant(ctx, &series, "norustdriver"),
+            "nonuma" => variant(ctx, &series, "nonuma"),
             _ => unreachable!(),
         };
         let secs = t.elapsed().as_secs_f64();
@@ -259,7 +259,7 @@ fn git_am(ctx: &Ctx, series: &Series, commits: &Commits) -> Result<String> {
     }
     let wt = ctx.cache.join("series/am");
     let src = ctx.src();
-    let touched: BTreeSet<String> = overlay::desired(ctx)?.into_keys().collect();
+    let touched: BTreeSet<String> = overlay::desired(ctx, series)?.into_keys().collect();
     let who = &series.identity;
     let mut alone = Vec::new();
     for (r, run) in am_runs(series).iter().enumerate() {
@@ -583,7 +583,7 @@ pub fn bisect_plan(series: &Series, commits: &Commits) -> Vec<BuildStep> {
 /// Builds every commit of every series, in stacked order, in the test build
 /// directory with CLIPPY=1, then puts the overlay back.
 fn bisect(ctx: &Ctx, series: &Series, commits: &Commits) -> Result<String> {
-    let paths: BTreeSet<String> = overlay::desired(ctx)?.into_keys().collect();
+    let paths: BTreeSet<String> = overlay::desired(ctx, series)?.into_keys().collect();
     let series_files: BTreeSet<String> = paths
         .iter()
         .filter(|p| p.ends_with(".rs") || p.ends_with(".c") || p.ends_with(".h"))
@@ -594,7 +594,7 @@ fn bisect(ctx: &Ctx, series: &Series, commits: &Commits) -> Result<String> {
         let mut times = Vec::new();
         for step in &plan {
             materialize(ctx, &step.commit, &paths)?;
-            build::configure_tree(ctx, true)?;
+            build::configure_tree(ctx, true, series)?;
             let log = ctx.log(&step.log)?;
             let name = format!("make CLIPPY=1 at {}", step.label);
             let t = Instant::now();
@@ -624,8 +624,8 @@ fn bisect(ctx: &Ctx, series: &Series, commits: &Commits) -> Result<String> {
             times.join(", ")
         ))
     })();
-    overlay::apply(ctx)?;
-    build::configure_tree(ctx, false)?;
+    overlay::apply(ctx, series)?;
+    build::configure_tree(ctx, false, series)?;
     result
 }
 
@@ -765,14 +765,14 @@ fn send_all(ctx: &Ctx, series: &Series) -> Result<String> {
 }
 
 /// A config variant: configure, then compile rust/ and drivers/dax/.
-fn variant(ctx: &Ctx, name: &str) -> Result<String> {
+fn variant(ctx: &Ctx, series: &Series, name: &str) -> Result<String> {
     let v = Ctx::new(
         Some(ctx.cache.clone()),
         Some(ctx.jobs),
         Some(name.to_string()),
     )?;
     fs::create_dir_all(v.build_dir())?;
-    build::configure_tree(&v, false)?;
+    build::configure_tree(&v, false, series)?;
     let log = v.log(&format!("variant-{name}"))?;
     Step::new(&format!("make rust/ drivers/dax/ ({name})"), &log).run_ok(
         toolchain::make(&v, true)
@@ -781,7 +781,7 @@ fn variant(ctx: &Ctx, name: &str) -> Result<String> {
             .args(["rust/", "drivers/dax/"]),
     )?;
     let text = fs::read_to_string(&log)?;
-    let files: BTreeSet<String> = overlay::desired(ctx)?
+    let files: BTreeSet<String> = overlay::desired(ctx, series)?
         .into_keys()
         .filter(|p| p.ends_with(".rs") || p.ends_with(".c"))
         .collect();

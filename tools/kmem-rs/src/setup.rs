@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
-//! `setup`: toolchain, base kernel import and overlay. Idempotent; each step
-//! checks its own result first, so a finished setup takes seconds and an
-//! interrupted one resumes where it stopped.
+//! `setup`: toolchain and base kernel import; the `setup` command then
+//! applies the overlay (main.rs: the overlay sits above this module).
+//! Idempotent; each step checks its own result first, so a finished setup
+//! takes seconds and an interrupted one resumes where it stopped.
 
 use anyhow::{bail, Context, Result};
 use sha2::{Digest, Sha256};
@@ -10,7 +11,6 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use crate::ctx::Ctx;
-use crate::overlay;
 use crate::run::{self, capture, command, Step};
 use crate::toolchain::{bindgen_path, make, vng_path, RUSTC};
 
@@ -19,7 +19,11 @@ pub const BASE_TAG: &str = "kmem-rs-base";
 /// Stamp written into the source tree's .git once an import completed.
 const IMPORT_STAMP: &str = "kmem-rs-import";
 
-pub fn setup(ctx: &Ctx, check: bool) -> Result<()> {
+/// Toolchain and base kernel; with `check`, only reports what is missing.
+/// The `setup` command then applies the overlay and runs
+/// [`rustavailable`] (main.rs), which this module leaves to its callers:
+/// the overlay sits above it.
+pub fn install(ctx: &Ctx, check: bool) -> Result<()> {
     println!("==> setup (cache: {})", ctx.cache.display());
     let mut problems = Vec::new();
     let mut step = |name: &str, r: Result<()>| -> Result<()> {
@@ -38,10 +42,6 @@ pub fn setup(ctx: &Ctx, check: bool) -> Result<()> {
     step("bindgen", bindgen(ctx, check))?;
     step("virtme-ng", venv(ctx, check))?;
     step("base kernel", source(ctx, check))?;
-    if !check {
-        overlay::apply(ctx)?;
-        rustavailable(ctx)?;
-    }
     if !problems.is_empty() {
         bail!(
             "setup is incomplete ({}); run `cargo kmem setup`",
@@ -455,7 +455,8 @@ fn import(ctx: &Ctx, deb: &Path) -> Result<()> {
     Ok(())
 }
 
-fn rustavailable(ctx: &Ctx) -> Result<()> {
+/// `make rustavailable`: the toolchain as the kernel sees it.
+pub fn rustavailable(ctx: &Ctx) -> Result<()> {
     let log = ctx.log("rustavailable")?;
     Step::new("make rustavailable", &log).run_ok(make(ctx, false).arg("rustavailable"))?;
     Ok(())
