@@ -12,6 +12,8 @@ mod ctx;
 mod demo;
 mod kconfig;
 mod lanes;
+#[cfg(test)]
+mod layering;
 mod overlay;
 mod patches;
 mod reports;
