@@ -6,16 +6,13 @@ use anyhow::{bail, Context, Result};
 use sha2::{Digest, Sha256};
 use std::fs;
 use std::path::PathBuf;
-use std::process::Command;
 
 use crate::ctx::Ctx;
 use crate::kconfig;
-use crate::overlay;
+use crate::overlay::{self, Owners};
 use crate::run::{capture, command, Step};
-use crate::setup;
+use crate::toolchain::{make, RUSTC};
 
-/// Debian's rustc-web, never the rustup one that may come first on PATH.
-pub const RUSTC: &str = "/usr/bin/rustc";
 /// What the fragment is merged onto, after `make tinyconfig` (in-tree paths).
 const BASE_FRAGMENTS: &[&str] = &["kernel/configs/kvm_guest.config"];
 
@@ -98,33 +95,16 @@ impl Kernel {
     }
 }
 
-/// `make` in the source tree with the project's toolchain; `out_of_tree`
-/// adds O= for the test build directory.
-pub fn make(ctx: &Ctx, out_of_tree: bool) -> Command {
-    let llvm = &ctx.versions.toolchain.llvm_suffix;
-    let mut c = command("make");
-    c.arg("-C").arg(ctx.src());
-    if out_of_tree {
-        c.arg(format!("O={}", ctx.build_dir().display()));
-    }
-    c.arg(format!("LLVM={llvm}"))
-        .arg(format!("RUSTC={RUSTC}"))
-        .arg("RUSTDOC=/usr/bin/rustdoc")
-        .arg("RUSTFMT=/usr/bin/rustfmt")
-        .arg("CLIPPY_DRIVER=/usr/bin/clippy-driver")
-        .arg(format!("BINDGEN={}", setup::bindgen_path(ctx).display()))
-        .env("LIBCLANG_PATH", format!("/usr/lib/llvm{llvm}/lib"));
-    c
-}
-
-pub fn build(ctx: &Ctx, fresh: bool) -> Result<Kernel> {
+/// Configures and builds the test kernel; `owners` is the series whose
+/// overlay is in the tree (its Kconfig files go into the config key).
+pub fn build(ctx: &Ctx, fresh: bool, owners: &dyn Owners) -> Result<Kernel> {
     let dir = ctx.build_dir();
     println!("==> build (O={})", dir.display());
     if fresh && dir.exists() {
         fs::remove_dir_all(&dir)?;
     }
     fs::create_dir_all(&dir)?;
-    configure(ctx)?;
+    configure(ctx, owners)?;
     let log = ctx.log("make")?;
     // The log of a full build has a known length: a progress bar next time.
     let count = dir.join(".kmem-rs-full-build-lines");
@@ -207,7 +187,7 @@ fn defines(ctx: &Ctx, option: &str) -> bool {
 }
 
 /// Everything the generated .config depends on, hashed.
-fn config_key(ctx: &Ctx) -> Result<String> {
+fn config_key(ctx: &Ctx, owners: &dyn Owners) -> Result<String> {
     let mut h = Sha256::new();
     for f in ctx.config_fragments() {
         h.update(fs::read(f)?);
@@ -217,7 +197,7 @@ fn config_key(ctx: &Ctx) -> Result<String> {
     }
     // The Kconfig files as they are in the tree being built (which is the
     // overlay's, or one commit of the series in `check`).
-    for path in overlay::desired(ctx)?.keys() {
+    for path in overlay::desired(ctx, owners)?.keys() {
         if path
             .rsplit('/')
             .next()
@@ -240,16 +220,16 @@ fn config_key(ctx: &Ctx) -> Result<String> {
 /// tinyconfig + kvm_guest.config + our fragment, generated in a scratch
 /// directory and copied over only when it changed, so that an unchanged
 /// config costs no rebuild.
-fn configure(ctx: &Ctx) -> Result<()> {
-    configure_tree(ctx, false)
+fn configure(ctx: &Ctx, owners: &dyn Owners) -> Result<()> {
+    configure_tree(ctx, false, owners)
 }
 
 /// [`configure`]; with `partial_tree`, options whose symbol the tree does not
 /// define yet (an early commit of the series) may be missing.
-pub fn configure_tree(ctx: &Ctx, partial_tree: bool) -> Result<()> {
+pub fn configure_tree(ctx: &Ctx, partial_tree: bool, owners: &dyn Owners) -> Result<()> {
     let dir = ctx.build_dir();
     let stamp = dir.join(".kmem-rs-config-key");
-    let key = config_key(ctx)?;
+    let key = config_key(ctx, owners)?;
     if dir.join(".config").is_file() && fs::read_to_string(&stamp).ok().as_deref() == Some(&key) {
         println!("  ✓ .config up to date");
         return Ok(());

@@ -27,6 +27,7 @@ use crate::run::{command, Step};
 use crate::send::{send_email, Via};
 use crate::series::Series;
 use crate::setup::BASE_TAG;
+use crate::toolchain;
 
 /// The checks, in the order they run.
 pub const CHECKS: &[(&str, &str)] = &[
@@ -80,8 +81,8 @@ pub fn run(ctx: &Ctx, filters: &[String]) -> Result<(usize, usize)> {
         bail!("no check matches {filters:?}: see `cargo kmem check --list`");
     }
     println!("==> check ({} check(s))", picked.len());
-    overlay::apply(ctx)?;
     let series = Series::load(&ctx.repo)?;
+    overlay::apply(ctx, &series)?;
     let out = ctx.cache.join("series/check");
     let generated = patches::generate(ctx, &series, &out)?;
     println!("TAP version 13\n1..{}", picked.len());
@@ -97,9 +98,9 @@ pub fn run(ctx: &Ctx, filters: &[String]) -> Result<(usize, usize)> {
             "rustdoc" => make_target(ctx, "rustdoc", &["rustdoc"]),
             "htmldocs" => htmldocs(ctx),
             "send-email" => send_all(ctx, &series),
-            "nohotremove" => variant(ctx, "nohotremove"),
-            "norustdriver" => variant(ctx, "norustdriver"),
-            "nonuma" => variant(ctx, "nonuma"),
+            "nohotremove" => variant(ctx, &series, "nohotremove"),
+            "norustdriver" => variant(ctx, &series, "norustdriver"),
+            "nonuma" => variant(ctx, &series, "nonuma"),
             _ => unreachable!(),
         };
         let secs = t.elapsed().as_secs_f64();
@@ -258,7 +259,7 @@ fn git_am(ctx: &Ctx, series: &Series, commits: &Commits) -> Result<String> {
     }
     let wt = ctx.cache.join("series/am");
     let src = ctx.src();
-    let touched: BTreeSet<String> = overlay::desired(ctx)?.into_keys().collect();
+    let touched: BTreeSet<String> = overlay::desired(ctx, series)?.into_keys().collect();
     let who = &series.identity;
     let mut alone = Vec::new();
     for (r, run) in am_runs(series).iter().enumerate() {
@@ -582,7 +583,7 @@ pub fn bisect_plan(series: &Series, commits: &Commits) -> Vec<BuildStep> {
 /// Builds every commit of every series, in stacked order, in the test build
 /// directory with CLIPPY=1, then puts the overlay back.
 fn bisect(ctx: &Ctx, series: &Series, commits: &Commits) -> Result<String> {
-    let paths: BTreeSet<String> = overlay::desired(ctx)?.into_keys().collect();
+    let paths: BTreeSet<String> = overlay::desired(ctx, series)?.into_keys().collect();
     let series_files: BTreeSet<String> = paths
         .iter()
         .filter(|p| p.ends_with(".rs") || p.ends_with(".c") || p.ends_with(".h"))
@@ -593,13 +594,13 @@ fn bisect(ctx: &Ctx, series: &Series, commits: &Commits) -> Result<String> {
         let mut times = Vec::new();
         for step in &plan {
             materialize(ctx, &step.commit, &paths)?;
-            build::configure_tree(ctx, true)?;
+            build::configure_tree(ctx, true, series)?;
             let log = ctx.log(&step.log)?;
             let name = format!("make CLIPPY=1 at {}", step.label);
             let t = Instant::now();
             Step::new(&name, &log)
                 .run_ok(
-                    build::make(ctx, true)
+                    toolchain::make(ctx, true)
                         .arg(format!("-j{}", ctx.jobs))
                         .arg("CLIPPY=1")
                         .args(["bzImage", "modules"]),
@@ -623,8 +624,8 @@ fn bisect(ctx: &Ctx, series: &Series, commits: &Commits) -> Result<String> {
             times.join(", ")
         ))
     })();
-    overlay::apply(ctx)?;
-    build::configure_tree(ctx, false)?;
+    overlay::apply(ctx, series)?;
+    build::configure_tree(ctx, false, series)?;
     result
 }
 
@@ -632,7 +633,7 @@ fn bisect(ctx: &Ctx, series: &Series, commits: &Commits) -> Result<String> {
 fn make_target(ctx: &Ctx, what: &str, args: &[&str]) -> Result<String> {
     let log = ctx.log(what)?;
     Step::new(&format!("make {}", args.join(" ")), &log).run_ok(
-        build::make(ctx, true)
+        toolchain::make(ctx, true)
             .arg(format!("-j{}", ctx.jobs))
             .args(args),
     )?;
@@ -679,7 +680,7 @@ fn htmldocs(ctx: &Ctx) -> Result<String> {
     // RUSTDOC=/usr/bin/rustdoc from the make command line.
     // From scratch: Sphinx repeats no warning for a page it does not rebuild.
     let _ = fs::remove_dir_all(ctx.build_dir().join("Documentation/output"));
-    let mk = build::make(ctx, true);
+    let mk = toolchain::make(ctx, true);
     let mut cmd = command(mk.get_program());
     cmd.args(
         mk.get_args()
@@ -764,23 +765,23 @@ fn send_all(ctx: &Ctx, series: &Series) -> Result<String> {
 }
 
 /// A config variant: configure, then compile rust/ and drivers/dax/.
-fn variant(ctx: &Ctx, name: &str) -> Result<String> {
+fn variant(ctx: &Ctx, series: &Series, name: &str) -> Result<String> {
     let v = Ctx::new(
         Some(ctx.cache.clone()),
         Some(ctx.jobs),
         Some(name.to_string()),
     )?;
     fs::create_dir_all(v.build_dir())?;
-    build::configure_tree(&v, false)?;
+    build::configure_tree(&v, false, series)?;
     let log = v.log(&format!("variant-{name}"))?;
     Step::new(&format!("make rust/ drivers/dax/ ({name})"), &log).run_ok(
-        build::make(&v, true)
+        toolchain::make(&v, true)
             .arg(format!("-j{}", v.jobs))
             .arg("CLIPPY=1")
             .args(["rust/", "drivers/dax/"]),
     )?;
     let text = fs::read_to_string(&log)?;
-    let files: BTreeSet<String> = overlay::desired(ctx)?
+    let files: BTreeSet<String> = overlay::desired(ctx, series)?
         .into_keys()
         .filter(|p| p.ends_with(".rs") || p.ends_with(".c"))
         .collect();

@@ -13,6 +13,8 @@ mod ctx;
 mod demo;
 mod kconfig;
 mod lanes;
+#[cfg(test)]
+mod layering;
 mod overlay;
 mod patches;
 mod qemu;
@@ -23,6 +25,7 @@ mod series;
 mod setup;
 mod tap;
 mod test;
+mod toolchain;
 mod versions;
 mod vm;
 
@@ -203,10 +206,10 @@ fn real_main(cli: Cli) -> Result<()> {
         _ => Some(ctx.lock()?),
     };
     match cli.cmd {
-        Cmd::Setup { check } => setup::setup(&ctx, check),
+        Cmd::Setup { check } => run_setup(&ctx, check),
         Cmd::Build { fresh } => {
-            setup::setup(&ctx, false)?;
-            build::build(&ctx, fresh).map(|_| ())
+            run_setup(&ctx, false)?;
+            build::build(&ctx, fresh, &series::Series::load(&ctx.repo)?).map(|_| ())
         }
         Cmd::Vm {
             platform,
@@ -218,7 +221,15 @@ fn real_main(cli: Cli) -> Result<()> {
         } => {
             let kernel = ensure_built(&ctx, no_build)?;
             let platform = vm::platform(&platform)?;
-            vm::interactive(&ctx, &kernel, platform, &append, driver, exec.as_deref(), !no_prepare)
+            vm::interactive(
+                &ctx,
+                &kernel,
+                platform,
+                &append,
+                driver,
+                exec.as_deref(),
+                !no_prepare,
+            )
         }
         Cmd::Test {
             filter,
@@ -264,7 +275,7 @@ fn real_main(cli: Cli) -> Result<()> {
                 check::list();
                 return Ok(());
             }
-            setup::setup(&ctx, false)?;
+            run_setup(&ctx, false)?;
             let (_, failed) = check::run(&ctx, &filter)?;
             if failed > 0 {
                 anyhow::bail!("{failed} check(s) failed");
@@ -276,7 +287,7 @@ fn real_main(cli: Cli) -> Result<()> {
             identity,
             out,
         } => {
-            setup::setup(&ctx, false)?;
+            run_setup(&ctx, false)?;
             patches::run(&ctx, record, identity.as_ref(), out)
         }
         Cmd::Send {
@@ -284,7 +295,7 @@ fn real_main(cli: Cli) -> Result<()> {
             series,
             dry_run,
         } => {
-            setup::setup(&ctx, false)?;
+            run_setup(&ctx, false)?;
             send::run(&ctx, &identity, dry_run, &series)
         }
         Cmd::Demo { no_build, driver } => {
@@ -317,6 +328,19 @@ fn ensure_built(ctx: &ctx::Ctx, no_build: bool) -> Result<build::Kernel> {
     if no_build {
         return build::Kernel::existing(ctx);
     }
-    setup::setup(ctx, false)?;
-    build::build(ctx, false)
+    run_setup(ctx, false)?;
+    build::build(ctx, false, &series::Series::load(&ctx.repo)?)
+}
+
+/// `setup`: the toolchain and the base kernel ([`setup::install`]), then,
+/// unless only checking, the overlay of the committed series and
+/// `make rustavailable`. Here because it spans the layers: setup is below
+/// the overlay, and the overlay below the series.
+fn run_setup(ctx: &ctx::Ctx, check: bool) -> Result<()> {
+    setup::install(ctx, check)?;
+    if !check {
+        overlay::apply(ctx, &series::Series::load(&ctx.repo)?)?;
+        setup::rustavailable(ctx)?;
+    }
+    Ok(())
 }

@@ -46,7 +46,6 @@ use std::path::Path;
 
 use crate::ctx::Ctx;
 use crate::run::command;
-use crate::series::Series;
 use crate::setup::BASE_TAG;
 
 /// Stands for the series identity ("Name <email>") in fragment bodies.
@@ -54,6 +53,26 @@ pub const IDENTITY_MARK: &str = "@KMEM_RS_IDENTITY@";
 
 /// Repository directories whose files are copied into the kernel tree.
 pub const OVERLAY_DIRS: &[&str] = &["drivers/", "rust/", "Documentation/", "tools/testing/"];
+
+/// What the overlay needs to know of the patch series: which patch carries
+/// each file and fragment hunk, the identity, the files no patch carries.
+/// The series (`series.rs`, above this module) implements it; the overlay
+/// does not read series.toml itself.
+pub trait Owners {
+    /// How many patches the series has.
+    fn patch_count(&self) -> usize;
+    /// Overlay files the tests use that no patch carries.
+    fn unsent(&self) -> &[String];
+    /// What [`IDENTITY_MARK`] stands for ("Name <email>").
+    fn identity(&self) -> String;
+    /// Fails unless every overlay file (fragments aside, whose hunks say
+    /// where they go) is carried by exactly one patch.
+    fn check_covers(&self, files: &[String]) -> Result<()>;
+    /// The index of the patch that carries the repository file `path`.
+    fn owner(&self, path: &str) -> Option<usize>;
+    /// The index of the patch a fragment hunk belongs to.
+    fn hunk_owner(&self, fragment: &str, hunk: &Hunk) -> Result<usize>;
+}
 
 /// Where a hunk's body goes in its target.
 #[derive(Debug, PartialEq, Eq)]
@@ -301,11 +320,11 @@ fn repo_files(repo: &Path) -> Result<Vec<String>> {
         .collect())
 }
 
-/// The kernel tree's files as the overlay wants them: path, content, mode.
-pub fn desired(ctx: &Ctx) -> Result<BTreeMap<String, (Vec<u8>, u32)>> {
-    let series = Series::load(&ctx.repo)?;
-    let mut want = desired_upto(ctx, &series, series.patches.len())?;
-    for path in &series.unsent {
+/// The kernel tree's files as the overlay of `series` wants them: path,
+/// content, mode.
+pub fn desired(ctx: &Ctx, series: &dyn Owners) -> Result<BTreeMap<String, (Vec<u8>, u32)>> {
+    let mut want = desired_upto(ctx, series, series.patch_count())?;
+    for path in series.unsent() {
         let full = ctx.repo.join(path);
         if full.is_file() {
             let mode = fs::metadata(&full)?.permissions().mode() & 0o777;
@@ -320,7 +339,7 @@ pub fn desired(ctx: &Ctx) -> Result<BTreeMap<String, (Vec<u8>, u32)>> {
 /// which [`desired`] adds).
 pub fn desired_upto(
     ctx: &Ctx,
-    series: &Series,
+    series: &dyn Owners,
     upto: usize,
 ) -> Result<BTreeMap<String, (Vec<u8>, u32)>> {
     let mut want = BTreeMap::new();
@@ -341,7 +360,7 @@ pub fn desired_upto(
             want.insert(path, (fs::read(&full)?, mode));
         }
     }
-    let identity = series.identity.to_string();
+    let identity = series.identity();
     for (target, frags) in fragments {
         if want.contains_key(&target) {
             bail!("{target} is both an overlay file and a fragment target");
@@ -363,8 +382,8 @@ pub fn desired_upto(
 
 /// `base` (a target's base content) after the hunks of `frags` (all of
 /// that target's fragments) that belong to the first `upto` patches.
-fn apply_fragments(
-    series: &Series,
+pub fn apply_fragments(
+    series: &dyn Owners,
     upto: usize,
     base: &str,
     frags: &[(String, Fragment)],
@@ -396,7 +415,7 @@ fn base_file(ctx: &Ctx, path: &str) -> Result<Option<String>> {
 }
 
 /// A file of the base commit of the kernel tree `src`.
-fn base_file_in(src: &Path, path: &str) -> Result<Option<String>> {
+pub fn base_file_in(src: &Path, path: &str) -> Result<Option<String>> {
     let out = command("git")
         .arg("-C")
         .arg(src)
@@ -408,12 +427,13 @@ fn base_file_in(src: &Path, path: &str) -> Result<Option<String>> {
         .then(|| String::from_utf8_lossy(&out.stdout).into_owned()))
 }
 
-/// Makes the kernel tree match base + overlay. Only files whose content
-/// changes are written, so an unchanged overlay triggers no rebuild.
-pub fn apply(ctx: &Ctx) -> Result<()> {
+/// Makes the kernel tree match base + the overlay of `series`. Only files
+/// whose content changes are written, so an unchanged overlay triggers no
+/// rebuild.
+pub fn apply(ctx: &Ctx, series: &dyn Owners) -> Result<()> {
     let src = ctx.src();
     let state = src.join(".git/kmem-rs-overlay");
-    let want = desired(ctx)?;
+    let want = desired(ctx, series)?;
     let before: Vec<String> = fs::read_to_string(&state)
         .unwrap_or_default()
         .lines()
@@ -745,75 +765,6 @@ mod tests {
         ] {
             let err = Fragment::parse("c.fragment", text).unwrap_err().to_string();
             assert!(err.contains(what), "{text:?}: {err}");
-        }
-    }
-
-    /// Every repository fragment applies to its target in the base tree, for
-    /// every prefix of the series (as `patches` builds each commit), when the
-    /// imported tree exists; skipped (with a note) when it does not. With
-    /// `KMEM_RS_FRAGMENT_OUT=DIR`, each target's base and result are written
-    /// to `DIR/a/TARGET` and `DIR/b/TARGET`, for `git diff --no-index DIR/a DIR/b`.
-    #[test]
-    fn repo_fragments_apply_to_base() {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-        let cache = std::env::var_os("KMEM_RS_CACHE")
-            .map(std::path::PathBuf::from)
-            .or_else(|| {
-                std::env::var_os("XDG_CACHE_HOME")
-                    .filter(|x| !x.is_empty())
-                    .map(|x| Path::new(&x).join("kmem-rs"))
-            })
-            .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cache/kmem-rs")));
-        let Some(src) = cache.map(|c| c.join("src/linux")) else {
-            eprintln!("no cache directory: fragments not applied");
-            return;
-        };
-        let tagged = command("git")
-            .arg("-C")
-            .arg(&src)
-            .args([
-                "rev-parse",
-                "-q",
-                "--verify",
-                &format!("{BASE_TAG}^{{commit}}"),
-            ])
-            .output()
-            .is_ok_and(|o| o.status.success());
-        if !tagged {
-            eprintln!("no {BASE_TAG} in {}: fragments not applied", src.display());
-            return;
-        }
-        let series = Series::load(&root).unwrap();
-        let mut by_target: BTreeMap<String, Vec<(String, Fragment)>> = BTreeMap::new();
-        for name in overlay_files(&root)
-            .unwrap()
-            .into_iter()
-            .filter(|p| p.ends_with(".fragment"))
-        {
-            let f = Fragment::parse(&name, &fs::read_to_string(root.join(&name)).unwrap()).unwrap();
-            by_target
-                .entry(f.target.clone())
-                .or_default()
-                .push((name, f));
-        }
-        assert!(!by_target.is_empty());
-        for (target, frags) in &by_target {
-            let base = base_file_in(&src, target)
-                .unwrap()
-                .unwrap_or_else(|| panic!("{target} is not in {BASE_TAG}"));
-            for upto in 0..=series.patches.len() {
-                apply_fragments(&series, upto, &base, frags)
-                    .unwrap_or_else(|e| panic!("{target} after {upto} patch(es): {e:#}"));
-            }
-            let full = apply_fragments(&series, series.patches.len(), &base, frags).unwrap();
-            if let Some(out) = std::env::var_os("KMEM_RS_FRAGMENT_OUT") {
-                for (side, text) in [("a", &base), ("b", &full)] {
-                    let dest = Path::new(&out).join(side).join(target);
-                    fs::create_dir_all(dest.parent().unwrap()).unwrap();
-                    fs::write(dest, text).unwrap();
-                }
-            }
-            assert_ne!(full, base, "{target}: its fragments change nothing");
         }
     }
 

@@ -606,7 +606,7 @@ pub fn run(
         fs::write(series.dir.join(&series.test_matrix), text)?;
         println!("  ✓ test matrix recorded from {}", last.display());
     }
-    crate::overlay::apply(ctx)?;
+    overlay::apply(ctx, &Series::load(&ctx.repo)?)?;
     let commits = generate(ctx, &series, &out)?;
     for (s, posting) in series.postings.iter().enumerate() {
         println!("  {}/ ({})", posting.id, series.subject_tag(s, None));

@@ -73,10 +73,16 @@ pub fn ensure(ctx: &Ctx, check: bool) -> Result<Qemu> {
             println!("  ✓ QEMU {want} (CXL platform)");
             return Ok(q);
         }
-        println!("  ! the unpacked QEMU answers '{}': unpacking it again", first_line(&v));
+        println!(
+            "  ! the unpacked QEMU answers '{}': unpacking it again",
+            first_line(&v)
+        );
     }
     if check {
-        bail!("QEMU {want} for the CXL platform is not unpacked in {}", root(ctx).display());
+        bail!(
+            "QEMU {want} for the CXL platform is not unpacked in {}",
+            root(ctx).display()
+        );
     }
     let debs = download(ctx)?;
     unpack(ctx, &debs)
@@ -91,7 +97,8 @@ fn download(ctx: &Ctx) -> Result<Vec<PathBuf>> {
     let q = &ctx.versions.qemu;
     let dir = ctx.cache.join("downloads/qemu");
     fs::create_dir_all(&dir)?;
-    let path = |name: &str, version: &str| dir.join(format!("{name}_{}.deb", version.replace(':', "%3a")));
+    let path =
+        |name: &str, version: &str| dir.join(format!("{name}_{}.deb", version.replace(':', "%3a")));
     let mut apt = None;
     let mut debs = Vec::new();
     for p in &q.packages {
@@ -180,5 +187,7 @@ fn unpack(ctx: &Ctx, debs: &[PathBuf]) -> Result<Qemu> {
 }
 
 fn file_name(p: &Path) -> String {
-    p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+    p.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }

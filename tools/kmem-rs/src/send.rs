@@ -107,7 +107,7 @@ pub fn run(ctx: &Ctx, identity: &Identity, dry_run: bool, only: &[String]) -> Re
             bail!("no series '{o}' in series.toml");
         }
     }
-    crate::overlay::apply(ctx)?;
+    crate::overlay::apply(ctx, &Series::load(&ctx.repo)?)?;
     let out = ctx.cache.join(OUTGOING);
     patches::generate(ctx, &series, &out)?;
     for posting in &series.postings {

@@ -17,7 +17,7 @@ use std::fs;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
-use crate::overlay::Hunk;
+use crate::overlay::{Hunk, Owners};
 
 /// The series definition, relative to the repository root.
 pub const SERIES_DIR: &str = "tools/kmem-rs/series";
@@ -381,6 +381,33 @@ impl Series {
     }
 }
 
+/// The overlay's view of the series: which patch carries what.
+impl Owners for Series {
+    fn patch_count(&self) -> usize {
+        self.patches.len()
+    }
+
+    fn unsent(&self) -> &[String] {
+        &self.unsent
+    }
+
+    fn identity(&self) -> String {
+        self.identity.to_string()
+    }
+
+    fn check_covers(&self, files: &[String]) -> Result<()> {
+        Series::check_covers(self, files)
+    }
+
+    fn owner(&self, path: &str) -> Option<usize> {
+        Series::owner(self, path)
+    }
+
+    fn hunk_owner(&self, fragment: &str, hunk: &Hunk) -> Result<usize> {
+        Series::hunk_owner(self, fragment, hunk)
+    }
+}
+
 /// `Tag: value` if `line` is a trailer line of any tag.
 fn trailer_tag(line: &str) -> Option<&str> {
     let (tag, value) = line.split_once(": ")?;
@@ -435,7 +462,10 @@ pub fn compose_message(text: &str, identity: &Identity) -> Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::overlay::{overlay_files, Fragment};
+    use crate::overlay::{apply_fragments, base_file_in, overlay_files, Fragment};
+    use crate::run::command;
+    use crate::setup::BASE_TAG;
+    use std::collections::BTreeMap;
 
     fn repo() -> PathBuf {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -667,6 +697,75 @@ mod tests {
             "Jane <a b@c>",
         ] {
             assert!(Identity::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    /// Every repository fragment applies to its target in the base tree, for
+    /// every prefix of the series (as `patches` builds each commit), when the
+    /// imported tree exists; skipped (with a note) when it does not. With
+    /// `KMEM_RS_FRAGMENT_OUT=DIR`, each target's base and result are written
+    /// to `DIR/a/TARGET` and `DIR/b/TARGET`, for `git diff --no-index DIR/a DIR/b`.
+    #[test]
+    fn repo_fragments_apply_to_base() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let cache = std::env::var_os("KMEM_RS_CACHE")
+            .map(std::path::PathBuf::from)
+            .or_else(|| {
+                std::env::var_os("XDG_CACHE_HOME")
+                    .filter(|x| !x.is_empty())
+                    .map(|x| Path::new(&x).join("kmem-rs"))
+            })
+            .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cache/kmem-rs")));
+        let Some(src) = cache.map(|c| c.join("src/linux")) else {
+            eprintln!("no cache directory: fragments not applied");
+            return;
+        };
+        let tagged = command("git")
+            .arg("-C")
+            .arg(&src)
+            .args([
+                "rev-parse",
+                "-q",
+                "--verify",
+                &format!("{BASE_TAG}^{{commit}}"),
+            ])
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if !tagged {
+            eprintln!("no {BASE_TAG} in {}: fragments not applied", src.display());
+            return;
+        }
+        let series = Series::load(&root).unwrap();
+        let mut by_target: BTreeMap<String, Vec<(String, Fragment)>> = BTreeMap::new();
+        for name in overlay_files(&root)
+            .unwrap()
+            .into_iter()
+            .filter(|p| p.ends_with(".fragment"))
+        {
+            let f = Fragment::parse(&name, &fs::read_to_string(root.join(&name)).unwrap()).unwrap();
+            by_target
+                .entry(f.target.clone())
+                .or_default()
+                .push((name, f));
+        }
+        assert!(!by_target.is_empty());
+        for (target, frags) in &by_target {
+            let base = base_file_in(&src, target)
+                .unwrap()
+                .unwrap_or_else(|| panic!("{target} is not in {BASE_TAG}"));
+            for upto in 0..=series.patches.len() {
+                apply_fragments(&series, upto, &base, frags)
+                    .unwrap_or_else(|e| panic!("{target} after {upto} patch(es): {e:#}"));
+            }
+            let full = apply_fragments(&series, series.patches.len(), &base, frags).unwrap();
+            if let Some(out) = std::env::var_os("KMEM_RS_FRAGMENT_OUT") {
+                for (side, text) in [("a", &base), ("b", &full)] {
+                    let dest = Path::new(&out).join(side).join(target);
+                    fs::create_dir_all(dest.parent().unwrap()).unwrap();
+                    fs::write(dest, text).unwrap();
+                }
+            }
+            assert_ne!(full, base, "{target}: its fragments change nothing");
         }
     }
 }

@@ -1,25 +1,29 @@
 // SPDX-License-Identifier: GPL-2.0-only
-//! `setup`: toolchain, base kernel import and overlay. Idempotent; each step
-//! checks its own result first, so a finished setup takes seconds and an
-//! interrupted one resumes where it stopped.
+//! `setup`: toolchain and base kernel import; the `setup` command then
+//! applies the overlay (main.rs: the overlay sits above this module).
+//! Idempotent; each step checks its own result first, so a finished setup
+//! takes seconds and an interrupted one resumes where it stopped.
 
 use anyhow::{bail, Context, Result};
 use std::fs;
 use std::path::{Path, PathBuf};
 
 use crate::apt::{sha256_file, PrivateApt};
-use crate::build;
 use crate::ctx::Ctx;
-use crate::overlay;
 use crate::qemu;
 use crate::run::{self, capture, command, Step};
+use crate::toolchain::{bindgen_path, make, vng_path, RUSTC};
 
 /// Tag of the imported base commit in the source tree.
 pub const BASE_TAG: &str = "kmem-rs-base";
 /// Stamp written into the source tree's .git once an import completed.
 const IMPORT_STAMP: &str = "kmem-rs-import";
 
-pub fn setup(ctx: &Ctx, check: bool) -> Result<()> {
+/// Toolchain and base kernel; with `check`, only reports what is missing.
+/// The `setup` command then applies the overlay and runs
+/// [`rustavailable`] (main.rs), which this module leaves to its callers:
+/// the overlay sits above it.
+pub fn install(ctx: &Ctx, check: bool) -> Result<()> {
     println!("==> setup (cache: {})", ctx.cache.display());
     let mut problems = Vec::new();
     let mut step = |name: &str, r: Result<()>| -> Result<()> {
@@ -39,10 +43,6 @@ pub fn setup(ctx: &Ctx, check: bool) -> Result<()> {
     step("virtme-ng", venv(ctx, check))?;
     step("base kernel", source(ctx, check))?;
     step("QEMU (CXL platform)", qemu::ensure(ctx, check).map(drop))?;
-    if !check {
-        overlay::apply(ctx)?;
-        rustavailable(ctx)?;
-    }
     if !problems.is_empty() {
         bail!(
             "setup is incomplete ({}); run `cargo kmem setup`",
@@ -141,23 +141,19 @@ fn parse_missing(dpkg: &str, wanted: &[String]) -> Vec<String> {
 
 fn rustc(ctx: &Ctx) -> Result<()> {
     let want = &ctx.versions.toolchain.rustc;
-    let got = capture(command(build::RUSTC).arg("--version")).unwrap_or_default();
+    let got = capture(command(RUSTC).arg("--version")).unwrap_or_default();
     if !got.starts_with(&format!("rustc {want}.")) {
         bail!(
             "{} reports '{got}', want rustc {want}.x from Debian's rustc-web; fix: apt-get install rustc-web",
-            build::RUSTC
+            RUSTC
         );
     }
-    println!("  ✓ {got} ({})", build::RUSTC);
+    println!("  ✓ {got} ({})", RUSTC);
     Ok(())
 }
 
 // ---------------------------------------------------------------------------
 // bindgen and virtme-ng, installed into the cache
-
-pub fn bindgen_path(ctx: &Ctx) -> PathBuf {
-    ctx.cache.join("tools/bin/bindgen")
-}
 
 fn bindgen(ctx: &Ctx, check: bool) -> Result<()> {
     let want = &ctx.versions.toolchain.bindgen_cli;
@@ -178,10 +174,6 @@ fn bindgen(ctx: &Ctx, check: bool) -> Result<()> {
             .arg(format!("bindgen-cli@{want}")),
     )?;
     Ok(())
-}
-
-pub fn vng_path(ctx: &Ctx) -> PathBuf {
-    ctx.cache.join("venv/bin/vng")
 }
 
 fn venv(ctx: &Ctx, check: bool) -> Result<()> {
@@ -410,9 +402,10 @@ fn import(ctx: &Ctx, deb: &Path) -> Result<()> {
     Ok(())
 }
 
-fn rustavailable(ctx: &Ctx) -> Result<()> {
+/// `make rustavailable`: the toolchain as the kernel sees it.
+pub fn rustavailable(ctx: &Ctx) -> Result<()> {
     let log = ctx.log("rustavailable")?;
-    Step::new("make rustavailable", &log).run_ok(build::make(ctx, false).arg("rustavailable"))?;
+    Step::new("make rustavailable", &log).run_ok(make(ctx, false).arg("rustavailable"))?;
     Ok(())
 }
 

@@ -161,7 +161,12 @@ pub const SUITES: &[Suite] = &[
 
 pub fn list() {
     for s in SUITES {
-        println!("{:<22} [{}] {}", s.name, vm::platform_of(s.platform).name, s.about);
+        println!(
+            "{:<22} [{}] {}",
+            s.name,
+            vm::platform_of(s.platform).name,
+            s.about
+        );
     }
     for s in crate::lanes::DEBUG_SUITES {
         println!("{:<22} (--variant debug only) {}", s.name, s.about);
@@ -415,7 +420,13 @@ fn run_one(
         follow: Some((&tap_name, &mut echo)),
         module: Some(kernel.kmem_module(driver.unwrap_or(Driver::Rust))),
     }
-    .run_platform(&platform_of(suite), ctx, kernel, accel, &["suite", suite.name])?;
+    .run_platform(
+        &platform_of(suite),
+        ctx,
+        kernel,
+        accel,
+        &["suite", suite.name],
+    )?;
     let text = fs::read_to_string(out.join(&tap_name)).unwrap_or_default();
     let exit = if outcome.timed_out {
         None

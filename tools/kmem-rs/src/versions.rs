@@ -110,8 +110,11 @@ mod tests {
         assert!(v.kernel_release().starts_with("7.3."));
         assert!(v.toolchain.apt_packages.iter().any(|p| p == "rustc-web"));
         assert!(v.qemu.packages.iter().any(|p| p.name == "qemu-system-x86"));
-        assert!(v.qemu.packages.iter().all(|p| p.version.contains(&v.qemu.version)
-            || p.name == "seabios"));
+        assert!(v
+            .qemu
+            .packages
+            .iter()
+            .all(|p| p.version.contains(&v.qemu.version) || p.name == "seabios"));
     }
 
     #[test]

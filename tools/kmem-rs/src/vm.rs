@@ -11,9 +11,9 @@ use std::time::Duration;
 
 use crate::build::{Driver, Kernel};
 use crate::ctx::Ctx;
-use crate::run::{self, capture, command, Outcome, Step};
 use crate::qemu::{self, Qemu};
-use crate::setup;
+use crate::run::{self, capture, command, Outcome, Step};
+use crate::toolchain;
 
 /// The guest's shape. One place for the topology every test relies on.
 #[derive(Clone, Copy, Debug)]
@@ -159,7 +159,10 @@ pub fn platform_of(kind: PlatformKind) -> &'static Platform {
 /// vng arguments a platform adds to [`vng_args`]: its QEMU options, and the
 /// pinned QEMU with its firmware directories when it needs that one.
 pub fn platform_args(p: &Platform, qemu: Option<&Qemu>) -> Result<Vec<String>> {
-    let mut a = vec!["--append".to_string(), format!("kmem_rs.platform={}", p.name)];
+    let mut a = vec![
+        "--append".to_string(),
+        format!("kmem_rs.platform={}", p.name),
+    ];
     for x in p.append {
         a.push("--append".into());
         a.push((*x).into());
@@ -190,7 +193,7 @@ pub const GUEST_SCRIPT: &str = "tools/kmem-rs/guest/kmem-rs-guest.sh";
 
 /// vng from the project's venv, with the venv's other tools (virtme-run) on PATH.
 fn vng(ctx: &Ctx, args: &[String]) -> Command {
-    let vng = setup::vng_path(ctx);
+    let vng = toolchain::vng_path(ctx);
     let mut path = vng
         .parent()
         .map(|p| p.as_os_str().to_owned())
@@ -405,7 +408,14 @@ impl GuestRun<'_> {
         accel: Accel,
         guest_args: &[&str],
     ) -> Result<Outcome> {
-        self.launch(&platform.topology, Some(platform), ctx, kernel, accel, guest_args)
+        self.launch(
+            &platform.topology,
+            Some(platform),
+            ctx,
+            kernel,
+            accel,
+            guest_args,
+        )
     }
 
     fn launch(
@@ -615,7 +625,9 @@ mod tests {
         for p in PLATFORMS {
             assert!(p.qemu_opts.iter().all(|o| !o.contains(char::is_whitespace)));
         }
-        let h = platform_args(platform("hmem").unwrap(), None).unwrap().join(" ");
+        let h = platform_args(platform("hmem").unwrap(), None)
+            .unwrap()
+            .join(" ");
         assert!(h.starts_with("--append kmem_rs.platform=hmem"));
         assert!(h.contains("--qemu-opts=-machine --qemu-opts=hmat=on"));
         assert!(!h.contains("--qemu "));

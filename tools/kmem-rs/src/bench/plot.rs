@@ -8,7 +8,8 @@ use anyhow::{anyhow, Result};
 use plotters::prelude::*;
 use std::path::Path;
 
-use super::{Point, Results, OPS};
+use super::guest::OPS;
+use super::results::{Point, Results};
 
 const TITLES: [&str; 4] = [
     "bind (policy online_movable)",

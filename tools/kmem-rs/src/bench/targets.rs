@@ -1,0 +1,187 @@
+// SPDX-License-Identifier: GPL-2.0-only
+//! Issue #7's targets, the verdicts against them, and the cell formatting
+//! the report's tables share.
+
+use std::fmt::Write as _;
+
+use super::guest::OPS;
+use super::results::Results;
+use super::stats::spread;
+
+/// Issue #7's targets.
+pub const TARGET_RATIO: f64 = 1.02;
+pub const TARGET_TEXT_RATIO: f64 = 1.5;
+pub const TARGET_MEMMAP_OVERHEAD: f64 = 0.01;
+/// "Roughly constant" time per GiB: the largest over the smallest ms/GiB of
+/// an operation across sizes, at most this.
+pub const TARGET_PER_GIB_SPREAD: f64 = 1.25;
+
+// --- cell formatting -----------------------------------------------------------
+
+pub fn verdict(ok: bool) -> &'static str {
+    if ok {
+        "met"
+    } else {
+        "**missed**"
+    }
+}
+
+pub fn f1(x: f64) -> String {
+    if x.is_finite() {
+        format!("{x:.1}")
+    } else {
+        "–".into()
+    }
+}
+
+pub fn f2(x: f64) -> String {
+    if x.is_finite() {
+        format!("{x:.2}")
+    } else {
+        "–".into()
+    }
+}
+
+pub fn f3(x: f64) -> String {
+    if x.is_finite() {
+        format!("{x:.3}")
+    } else {
+        "–".into()
+    }
+}
+
+pub fn onoff(b: bool) -> &'static str {
+    if b {
+        "on"
+    } else {
+        "off"
+    }
+}
+
+/// Ratio verdicts per op: is the median pair ratio within target everywhere?
+pub fn ratio_misses(r: &Results) -> Vec<String> {
+    let mut out = Vec::new();
+    for p in &r.points {
+        for o in &p.ops {
+            if o.ratio.median.is_nan() || o.ratio.median > TARGET_RATIO {
+                out.push(format!(
+                    "{} {} GiB memmap {}: {}",
+                    o.op,
+                    p.size_gib,
+                    onoff(p.memmap_on_memory),
+                    f3(o.ratio.median)
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// The targets table, the last section of the report; `sizes` are the sizes
+/// that ran, in order.
+pub fn table(s: &mut String, r: &Results, sizes: &[u32]) {
+    let _ = writeln!(s, "\n#### Targets (measured, not asserted)\n");
+    let _ = writeln!(s, "| target | measured | verdict |");
+    let _ = writeln!(s, "| --- | --- | :---: |");
+    let worst = r
+        .points
+        .iter()
+        .flat_map(|p| p.ops.iter().map(move |o| (p, o)))
+        .max_by(|a, b| a.1.ratio.median.total_cmp(&b.1.ratio.median));
+    if let Some((p, o)) = worst {
+        let misses = ratio_misses(r);
+        let _ = writeln!(
+            s,
+            "| Rust/C median ratio ≤ {TARGET_RATIO}, every operation and size | worst {} ({} at {} GiB, memmap {}); {} of {} points above | {} |",
+            f3(o.ratio.median),
+            o.op,
+            p.size_gib,
+            onoff(p.memmap_on_memory),
+            misses.len(),
+            r.points.len() * OPS.len(),
+            verdict(misses.is_empty())
+        );
+    }
+    if sizes.len() >= 2 {
+        let mut worst_sp: (f64, String) = (0.0, String::new());
+        for op in ["bind", "unplug", "online"] {
+            for memmap in [false, true] {
+                for rust in [false, true] {
+                    let v: Vec<f64> = r
+                        .points
+                        .iter()
+                        .filter(|p| p.memmap_on_memory == memmap)
+                        .filter_map(|p| p.op(op))
+                        .map(|o| {
+                            if rust {
+                                o.rust_ms_per_gib
+                            } else {
+                                o.c_ms_per_gib
+                            }
+                        })
+                        .collect();
+                    let sp = spread(&v);
+                    if sp > worst_sp.0 {
+                        worst_sp = (
+                            sp,
+                            format!(
+                                "{op}, memmap {}, {}",
+                                onoff(memmap),
+                                if rust { "Rust" } else { "C" }
+                            ),
+                        );
+                    }
+                }
+            }
+        }
+        let _ = writeln!(
+            s,
+            "| time per GiB roughly constant, {}–{} GiB (spread ≤ {TARGET_PER_GIB_SPREAD}) | worst spread {} ({}) | {} |",
+            sizes.first().unwrap_or(&0),
+            sizes.last().unwrap_or(&0),
+            f2(worst_sp.0),
+            worst_sp.1,
+            verdict(worst_sp.0 <= TARGET_PER_GIB_SPREAD)
+        );
+    } else {
+        let _ = writeln!(
+            s,
+            "| time per GiB roughly constant | only one size ran | – |"
+        );
+    }
+    let rels: Vec<(u32, f64)> = sizes
+        .iter()
+        .filter_map(|z| {
+            let get = |memmap: bool| {
+                r.points
+                    .iter()
+                    .find(|p| p.size_gib == *z && p.memmap_on_memory == memmap)
+                    .and_then(|p| p.overhead_of("c"))
+                    .map(|o| o.used_kib_per_gib.median)
+            };
+            Some((*z, get(true)? / get(false)?))
+        })
+        .collect();
+    if let Some(worst) = rels.iter().max_by(|a, b| a.1.total_cmp(&b.1)) {
+        let _ = writeln!(
+            s,
+            "| DRAM used with memmap_on_memory ≤ {:.0}% of C without | worst {:.2}% ({} GiB) | {} |",
+            TARGET_MEMMAP_OVERHEAD * 100.0,
+            worst.1 * 100.0,
+            worst.0,
+            verdict(worst.1 <= TARGET_MEMMAP_OVERHEAD)
+        );
+    }
+    if let [c, rust] = &r.modules[..] {
+        let ratio = rust.text_section as f64 / c.text_section as f64;
+        let no_tests = (rust.text_section - rust.kunit_text.min(rust.text_section)) as f64
+            / c.text_section as f64;
+        let _ = writeln!(
+            s,
+            "| Rust `kmem.ko` .text ≤ {TARGET_TEXT_RATIO}× C | {ratio:.2}× ({} / {} bytes; {no_tests:.2}× without the built-in KUnit tests) | {} |",
+            rust.text_section,
+            c.text_section,
+            verdict(ratio <= TARGET_TEXT_RATIO)
+        );
+    }
+}
