@@ -3,11 +3,14 @@
 //! lists and cache under the kmem-rs cache, never the machine's apt sources
 //! or dpkg state. Used for the base kernel and the CXL platform's QEMU.
 
-use anyhow::Result;
+use anyhow::{bail, Context, Result};
 use sha2::{Digest, Sha256};
 use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
+
+use crate::ctx::VERSIONS_FILE;
+use crate::run::{self, capture, command, Step};
 
 pub struct PrivateApt {
     root: PathBuf,
@@ -43,6 +46,65 @@ impl PrivateApt {
             o.push("-oAPT::Sandbox::User=root".to_string());
         }
         o
+    }
+}
+
+/// One pinned package: `apt-get download NAME=VERSION` into a scratch
+/// directory beside `dest`, checked against `sha256`, then moved to `dest`.
+/// A failed download says what the archive offers now, and that `section`
+/// of versions.toml pins it; `dest` is untouched unless all went well.
+pub struct Pinned<'a> {
+    pub name: &'a str,
+    pub version: &'a str,
+    pub sha256: &'a str,
+    pub section: &'a str,
+}
+
+impl PrivateApt {
+    pub fn download(&self, p: &Pinned, dest: &Path, log: &Path) -> Result<()> {
+        let partial = dest.with_extension("partial");
+        let _ = fs::remove_dir_all(&partial);
+        fs::create_dir_all(&partial)?;
+        let name = format!("apt-get download {}={}", p.name, p.version);
+        let out = Step::new(&name, log).run(
+            command("apt-get")
+                .current_dir(&partial)
+                .args(self.opts())
+                .arg("download")
+                .arg(format!("{}={}", p.name, p.version)),
+        )?;
+        if !out.success() {
+            let offered = capture(command("apt-cache").args(self.opts()).args(["policy", p.name]))
+                .and_then(|t| {
+                    t.lines()
+                        .find_map(|l| l.trim().strip_prefix("Candidate: ").map(str::to_string))
+                })
+                .unwrap_or_else(|| "nothing".to_string());
+            bail!(
+                "{}\n  the archive offers {} {offered}; pinned is {}.\n  fix: if the archive moved on, update [{}] in {VERSIONS_FILE}",
+                run::failure_report(&name, &out),
+                p.name,
+                p.version,
+                p.section
+            );
+        }
+        let got = fs::read_dir(&partial)?
+            .filter_map(|e| e.ok())
+            .map(|e| e.path())
+            .find(|f| f.extension().is_some_and(|x| x == "deb"))
+            .context("apt-get download reported success but wrote no .deb")?;
+        let sum = sha256_file(&got)?;
+        if sum != p.sha256 {
+            bail!(
+                "{} has sha256 {sum}, pinned is {}: the download is corrupt or the pin is wrong ([{}] in {VERSIONS_FILE})",
+                got.display(),
+                p.sha256,
+                p.section
+            );
+        }
+        fs::rename(&got, dest)?;
+        let _ = fs::remove_dir_all(&partial);
+        Ok(())
     }
 }
 

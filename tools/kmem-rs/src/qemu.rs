@@ -4,13 +4,13 @@
 //! into the cache. The installed QEMU stays the one every other platform
 //! uses; a failed fetch leaves an earlier unpacked copy as it was.
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use crate::apt::{sha256_file, PrivateApt};
-use crate::ctx::{Ctx, VERSIONS_FILE};
-use crate::run::{self, capture, command, Step};
+use crate::apt::{sha256_file, Pinned, PrivateApt};
+use crate::ctx::Ctx;
+use crate::run::{capture, command, Step};
 
 /// An unpacked QEMU: the binary, its firmware and its modules.
 #[derive(Clone, Debug)]
@@ -117,39 +117,14 @@ fn download(ctx: &Ctx) -> Result<Vec<PathBuf>> {
                 apt.insert(a)
             }
         };
-        let partial = dir.join("partial");
-        let _ = fs::remove_dir_all(&partial);
-        fs::create_dir_all(&partial)?;
         let log = ctx.log("apt-qemu-download")?;
-        let name = format!("apt-get download {}={}", p.name, p.version);
-        let out = Step::new(&name, &log).run(
-            command("apt-get")
-                .current_dir(&partial)
-                .args(apt.opts())
-                .arg("download")
-                .arg(format!("{}={}", p.name, p.version)),
-        )?;
-        if !out.success() {
-            bail!(
-                "{}\n  fix: if bookworm-backports moved on, update [qemu] in {VERSIONS_FILE}",
-                run::failure_report(&name, &out)
-            );
-        }
-        let got = fs::read_dir(&partial)?
-            .filter_map(|e| e.ok())
-            .map(|e| e.path())
-            .find(|p| p.extension().is_some_and(|x| x == "deb"))
-            .context("apt-get download reported success but wrote no .deb")?;
-        let sum = sha256_file(&got)?;
-        if sum != p.sha256 {
-            bail!(
-                "{} has sha256 {sum}, pinned is {} ({VERSIONS_FILE}): corrupt download or wrong pin",
-                got.display(),
-                p.sha256
-            );
-        }
-        fs::rename(&got, &deb)?;
-        let _ = fs::remove_dir_all(&partial);
+        let pinned = Pinned {
+            name: &p.name,
+            version: &p.version,
+            sha256: &p.sha256,
+            section: "qemu",
+        };
+        apt.download(&pinned, &deb, &log)?;
         debs.push(deb);
     }
     Ok(debs)

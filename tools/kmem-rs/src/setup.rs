@@ -8,7 +8,7 @@ use anyhow::{bail, Context, Result};
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use crate::apt::{sha256_file, PrivateApt};
+use crate::apt::{sha256_file, Pinned, PrivateApt};
 use crate::ctx::Ctx;
 use crate::qemu;
 use crate::run::{self, capture, command, Step};
@@ -235,56 +235,15 @@ fn fetch_deb(ctx: &Ctx) -> Result<PathBuf> {
     let log = ctx.log("apt-base-update")?;
     Step::new("apt-get update (private trixie-backports list)", &log)
         .run_ok(command("apt-get").args(apt.opts()).arg("update"))?;
-    let partial = ctx.cache.join("downloads/partial");
-    let _ = fs::remove_dir_all(&partial);
-    fs::create_dir_all(&partial)?;
+    fs::create_dir_all(ctx.cache.join("downloads"))?;
     let log = ctx.log("apt-base-download")?;
-    let out = Step::new(
-        &format!("apt-get download {} {}", b.package, b.version),
-        &log,
-    )
-    .run(
-        command("apt-get")
-            .current_dir(&partial)
-            .args(apt.opts())
-            .arg("download")
-            .arg(format!("{}={}", b.package, b.version)),
-    )?;
-    if !out.success() {
-        let offered = capture(
-            command("apt-cache")
-                .args(apt.opts())
-                .args(["policy", &b.package]),
-        )
-        .and_then(|p| {
-            p.lines()
-                .find_map(|l| l.trim().strip_prefix("Candidate: ").map(str::to_string))
-        })
-        .unwrap_or_else(|| "nothing".to_string());
-        bail!(
-            "{}\n  the archive offers {} {offered}; pinned is {}.\n  fix: if the archive moved on, update [base] version, sha256 and tree in {}",
-            run::failure_report("download of the base kernel", &out),
-            b.package,
-            b.version,
-            crate::ctx::VERSIONS_FILE
-        );
-    }
-    let got = fs::read_dir(&partial)?
-        .filter_map(|e| e.ok())
-        .map(|e| e.path())
-        .find(|p| p.extension().is_some_and(|x| x == "deb"))
-        .context("apt-get download reported success but wrote no .deb")?;
-    let sum = sha256_file(&got)?;
-    if sum != b.sha256 {
-        bail!(
-            "{} has sha256 {sum}, pinned is {}: the download is corrupt or the pin is wrong ({})",
-            got.display(),
-            b.sha256,
-            crate::ctx::VERSIONS_FILE
-        );
-    }
-    fs::rename(&got, &deb)?;
-    let _ = fs::remove_dir_all(&partial);
+    let pinned = Pinned {
+        name: &b.package,
+        version: &b.version,
+        sha256: &b.sha256,
+        section: "base",
+    };
+    apt.download(&pinned, &deb, &log)?;
     Ok(deb)
 }
 
