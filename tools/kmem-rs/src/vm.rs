@@ -57,8 +57,6 @@ pub struct Platform {
     pub name: &'static str,
     pub about: &'static str,
     pub topology: Topology,
-    /// Kernel command line every boot of this platform gets.
-    pub append: &'static [&'static str],
     /// QEMU options (vng `--qemu-opts=`, one word each: vng joins them
     /// unquoted into a shell command).
     pub qemu_opts: &'static [&'static str],
@@ -106,7 +104,6 @@ pub const PLATFORMS: &[Platform] = &[
         name: "pmem",
         about: "2 GiB legacy pmem (memmap=2G!4G) that is all of node 1; no HMAT",
         topology: TOPOLOGY,
-        append: &[],
         qemu_opts: &[],
         pinned_qemu: false,
     },
@@ -120,7 +117,6 @@ pub const PLATFORMS: &[Platform] = &[
             numa: &["2G,cpus=0-1", "2G,initiator=0"],
             pmem: "memmap=2G%4G+0xefffffff",
         },
-        append: &[],
         qemu_opts: HMAT,
         pinned_qemu: false,
     },
@@ -134,7 +130,6 @@ pub const PLATFORMS: &[Platform] = &[
             numa: &["2G,cpus=0-1"],
             pmem: "",
         },
-        append: &[],
         qemu_opts: CXL,
         pinned_qemu: true,
     },
@@ -156,17 +151,14 @@ pub fn platform_of(kind: PlatformKind) -> &'static Platform {
         .expect("every PlatformKind has a platform")
 }
 
-/// vng arguments a platform adds to [`vng_args`]: its QEMU options, and the
-/// pinned QEMU with its firmware directories when it needs that one.
+/// vng arguments a platform adds to [`vng_args`]: its name for the guest
+/// script (`kmem_rs.platform=`), its QEMU options, and the pinned QEMU with
+/// its firmware directories when it needs that one.
 pub fn platform_args(p: &Platform, qemu: Option<&Qemu>) -> Result<Vec<String>> {
     let mut a = vec![
         "--append".to_string(),
         format!("kmem_rs.platform={}", p.name),
     ];
-    for x in p.append {
-        a.push("--append".into());
-        a.push((*x).into());
-    }
     if p.pinned_qemu {
         let q = qemu.ok_or_else(|| {
             anyhow::anyhow!(
