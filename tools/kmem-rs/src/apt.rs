@@ -74,12 +74,16 @@ impl PrivateApt {
                 .arg(format!("{}={}", p.name, p.version)),
         )?;
         if !out.success() {
-            let offered = capture(command("apt-cache").args(self.opts()).args(["policy", p.name]))
-                .and_then(|t| {
-                    t.lines()
-                        .find_map(|l| l.trim().strip_prefix("Candidate: ").map(str::to_string))
-                })
-                .unwrap_or_else(|| "nothing".to_string());
+            let offered = capture(
+                command("apt-cache")
+                    .args(self.opts())
+                    .args(["policy", p.name]),
+            )
+            .and_then(|t| {
+                t.lines()
+                    .find_map(|l| l.trim().strip_prefix("Candidate: ").map(str::to_string))
+            })
+            .unwrap_or_else(|| "nothing".to_string());
             bail!(
                 "{}\n  the archive offers {} {offered}; pinned is {}.\n  fix: if the archive moved on, update [{}] in {VERSIONS_FILE}",
                 run::failure_report(&name, &out),
