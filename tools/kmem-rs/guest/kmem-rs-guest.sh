@@ -129,14 +129,18 @@ hmem_device() {
 prepare_cxl() {
 	local cxl=/sys/bus/cxl/devices root ep size region d
 	wait_for "$cxl/mem0" || { echo "no CXL memdev: QEMU cxl-type3, or CONFIG_CXL_MEM off"; return 1; }
-	wait_for "$cxl/endpoint2" || { echo "no CXL endpoint port for mem0"; return 1; }
+	# mem0's endpoint port, and its first decoder, appear once cxl_mem probed.
+	for _ in $(seq 100); do
+		ep=$(ls -d "$cxl"/endpoint*/decoder*.0 2> /dev/null | head -1)
+		[ -n "$ep" ] && break
+		sleep 0.1
+	done
+	[ -n "$ep" ] || { echo "no CXL endpoint decoder for mem0"; return 1; }
+	ep=$(readlink -f "$cxl/${ep##*/}")
 	for d in "$cxl"/decoder0.*; do
 		[ -e "$d/create_ram_region" ] && { root=$d; break; }
 	done
 	[ -n "$root" ] || { echo "no root decoder that can create RAM regions"; return 1; }
-	ep=$(ls -d "$cxl"/endpoint*/decoder*.0 2> /dev/null | head -1)
-	ep=$(readlink -f "$cxl/${ep##*/}")
-	[ -e "$ep/mode" ] || { echo "no endpoint decoder"; return 1; }
 	size=$(cat "$cxl/mem0/ram/size")
 	region=$(cat "$root/create_ram_region")
 	cxl_write "$root/create_ram_region" "$region" &&
