@@ -164,6 +164,18 @@ string_get_size() {
 	echo "$size$tmp ${units[i]}B"
 }
 
+# result STATUS DESCRIPTION... -- a KTAP result: pass if STATUS (of the
+# check before) is 0. The description's words are joined with spaces.
+result() {
+	local rc=$1
+	shift
+	if [ "$rc" = 0 ]; then
+		ktap_test_pass "$*"
+	else
+		ktap_test_fail "$*"
+	fi
+}
+
 # --- binding, state writes and consistency -----------------------------------
 
 KMEM_DRV=/sys/bus/dax/drivers/kmem

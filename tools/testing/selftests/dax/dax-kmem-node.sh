@@ -33,7 +33,8 @@ ktap_print_header
 DAX=${DAX_KMEM_TEST_DEV:-}
 DAX2=${DAX_KMEM_TEST_DEV2:-}
 if [ "$UID" != 0 ] || [ -z "$DAX" ] || [ ! -d "$KMEM_DRV" ] || [ ! -d "$TIER_BASE" ]; then
-	ktap_skip_all "run as root, kmem loaded, memory tiers, DAX_KMEM_TEST_DEV a devdax-mode daxX.Y"
+	ktap_skip_all "run as root, kmem loaded, memory tiers," \
+		"DAX_KMEM_TEST_DEV a devdax-mode daxX.Y"
 	exit "$KSFT_SKIP"
 fi
 node=$(cat "$DAX_BASE/$DAX/target_node")
@@ -63,7 +64,8 @@ tiers_of() {
 perf() {
 	local d=$NODE_BASE/node$1/access1/initiators
 	[ -e "$d/read_latency" ] || return 0
-	echo "$(($(cat "$d/read_latency") + $(cat "$d/write_latency"))) $(($(cat "$d/read_bandwidth") + $(cat "$d/write_bandwidth")))"
+	echo "$(($(cat "$d/read_latency") + $(cat "$d/write_latency")))" \
+		"$(($(cat "$d/read_bandwidth") + $(cat "$d/write_bandwidth")))"
 }
 
 # expected_tier -- set TIER to the tier mt_perf_to_adistance()
@@ -87,25 +89,19 @@ expected_tier() {
 	TIER="memory_tier$((adist >> MEMTIER_CHUNK_BITS))"
 }
 
-# result STATUS DESCRIPTION -- pass if STATUS (of the check before) is 0.
-result() {
-	if [ "$1" = 0 ]; then
-		ktap_test_pass "$2"
-	else
-		ktap_test_fail "$2"
-	fi
-}
 
 # check NUM WANT(in|out) WHAT -- node $node in/out of N_MEMORY and the tiers.
 check() {
-	local t
+	local t want
 	t=$(tiers_of)
 	if [ "$2" = in ]; then
+		want="in N_MEMORY and $TIER"
 		has_memory && [ "$t" = "$TIER" ]
 	else
+		want="out of N_MEMORY and every tier"
 		! has_memory && [ -z "$t" ]
 	fi
-	result $? "$3: node $node $([ "$2" = in ] && echo in N_MEMORY and $TIER || echo out of N_MEMORY and every tier) (tiers: ${t:-none})"
+	result $? "$3: node $node $want (tiers: ${t:-none})"
 }
 
 for d in $DAX $DAX2; do

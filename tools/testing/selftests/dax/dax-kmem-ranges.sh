@@ -25,7 +25,8 @@ ktap_print_header
 
 DAX=${DAX_KMEM_TEST_SEED:-}
 if [ "$UID" != 0 ] || [ -z "$DAX" ] || [ ! -d "$KMEM_DRV" ]; then
-	ktap_skip_all "run as root, kmem loaded, DAX_KMEM_TEST_SEED an empty daxX.Y of a dynamic region"
+	ktap_skip_all "run as root, kmem loaded," \
+		"DAX_KMEM_TEST_SEED an empty daxX.Y of a dynamic region"
 	exit "$KSFT_SKIP"
 fi
 D=$DAX_BASE/$DAX
@@ -37,14 +38,6 @@ if [ "$(cat "$D/size")" != 0 ] || [ "$(cat "$REGION/available_size")" -lt $((8 *
 fi
 [ "$(dax_driver)" = none ] || echo "$DAX" > "/sys/bus/dax/drivers/$(dax_driver)/unbind"
 
-# result STATUS DESCRIPTION -- pass if STATUS (of the check before) is 0.
-result() {
-	if [ "$1" = 0 ]; then
-		ktap_test_pass "$2"
-	else
-		ktap_test_fail "$2"
-	fi
-}
 hex() { printf '%#x' "$1"; }
 
 ktap_set_plan 12
@@ -66,7 +59,8 @@ for r in $r0 $r1 $r2; do
 done
 size=$(cat "$D/size")
 [ "$w" = ok ] && [ "$size" = $((4 * bs + small)) ] && [ -e "$D/mapping2" ]
-result $? "$DAX built from $r0, $r1 (smaller than a block), $r2 (misaligned): size $((size >> 20)) MiB ($w)"
+result $? "$DAX built from $r0, $r1 (smaller than a block)," \
+	"$r2 (misaligned): size $((size >> 20)) MiB ($w)"
 
 dmesg -C 2> /dev/null
 w=$(kmem_bind)
@@ -81,10 +75,12 @@ result $? "truncation reported in human units: $trunc"
 
 w=$(kmem_online_movable)
 iomem_scan
-want="$(printf '%x %x' $R $((R + 2 * bs - 1)))|$(printf '%x %x' $((R + 5 * bs)) $((R + 6 * bs - 1)))"
+want="$(printf '%x %x' $R $((R + 2 * bs - 1)))"
+want="$want|$(printf '%x %x' $((R + 5 * bs)) $((R + 6 * bs - 1)))"
 got=$(IFS='|'; echo "${KMEM_RANGES[*]}")
 [ "$got" = "$want" ] && [ "$DAX_RES" = $((res0 + 2)) ]
-result $? "one reservation per usable range under $DAX: ${got:-none} (want $want), $DAX_RES resources named $DAX"
+result $? "one reservation per usable range under $DAX: ${got:-none} (want $want)," \
+	"$DAX_RES resources named $DAX"
 added=$(($(memtotal_kb) - mt0))
 [ "$w" = ok ] && [ "$added" = $((3 * bs / 1024)) ]
 result $? "online_movable: MemTotal +$added kB (want $((3 * bs / 1024)): ranges 0 and 2) ($w)"
@@ -111,7 +107,8 @@ iomem_scan
 	[ "$DAX_RES" = "$res0" ] && [ "$(memtotal_kb)" = "$mt0" ]
 rc=$?
 [ "$rc" = 0 ] || grep -B1 -A1 kmem /proc/iomem | sed 's/^/# iomem: /'
-result $rc "unplug and unbind leave nothing: $KMEM_NAMES System RAM (kmem), $DAX_RES resources named $DAX, MemTotal $(memtotal_kb) kB ($w)"
+result $rc "unplug and unbind leave nothing: $KMEM_NAMES System RAM (kmem)," \
+	"$DAX_RES resources named $DAX, MemTotal $(memtotal_kb) kB ($w)"
 
 w=$(dax_write "$D/size" 0)
 [ "$w" = ok ] && [ "$(cat "$D/size")" = 0 ]
