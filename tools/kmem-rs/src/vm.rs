@@ -151,6 +151,14 @@ pub fn platform_of(kind: PlatformKind) -> &'static Platform {
         .expect("every PlatformKind has a platform")
 }
 
+/// The pmem platform in another shape (the benchmark sizes its device).
+pub fn pmem_shaped(topology: Topology) -> Platform {
+    Platform {
+        topology,
+        ..*platform_of(PlatformKind::Pmem)
+    }
+}
+
 /// vng arguments a platform adds to [`vng_args`]: its name for the guest
 /// script (`kmem_rs.platform=`), its QEMU options, and the pinned QEMU with
 /// its firmware directories when it needs that one.
@@ -378,20 +386,7 @@ pub struct GuestRun<'a> {
 }
 
 impl GuestRun<'_> {
-    /// Runs like [`GuestRun::run_platform`], on a guest of shape `topo` instead of
-    /// [`TOPOLOGY`] (the benchmark sizes its pmem device).
-    pub fn run_on(
-        self,
-        topo: &Topology,
-        ctx: &Ctx,
-        kernel: &Kernel,
-        accel: Accel,
-        guest_args: &[&str],
-    ) -> Result<Outcome> {
-        self.launch(topo, None, ctx, kernel, accel, guest_args)
-    }
-
-    /// Runs like [`GuestRun::run_platform`], on `platform`.
+    /// Runs the helper with `guest_args` on `platform`.
     pub fn run_platform(
         self,
         platform: &Platform,
@@ -400,25 +395,7 @@ impl GuestRun<'_> {
         accel: Accel,
         guest_args: &[&str],
     ) -> Result<Outcome> {
-        self.launch(
-            &platform.topology,
-            Some(platform),
-            ctx,
-            kernel,
-            accel,
-            guest_args,
-        )
-    }
-
-    fn launch(
-        self,
-        topo: &Topology,
-        platform: Option<&Platform>,
-        ctx: &Ctx,
-        kernel: &Kernel,
-        accel: Accel,
-        guest_args: &[&str],
-    ) -> Result<Outcome> {
+        let topo = &platform.topology;
         let mut args: Vec<&str> = guest_args.to_vec();
         let out_dir = self.out.display().to_string();
         args.push(&out_dir);
@@ -431,13 +408,8 @@ impl GuestRun<'_> {
             Some(&self.out),
             Some(&exec),
         );
-        let pinned = match platform {
-            Some(p) if p.pinned_qemu => qemu::unpacked(ctx),
-            _ => None,
-        };
-        if let Some(p) = platform {
-            args_for_vng.extend(platform_args(p, pinned.as_ref())?);
-        }
+        let pinned = platform.pinned_qemu.then(|| qemu::unpacked(ctx)).flatten();
+        args_for_vng.extend(platform_args(platform, pinned.as_ref())?);
         let log = self.out.join("console.log");
         let watch = self.follow.as_ref().map(|(f, _)| self.out.join(f));
         let mut step = Step::new(self.name, &log).timeout(self.timeout);
@@ -463,7 +435,14 @@ impl GuestRun<'_> {
         guest_args: &[&str],
         status: &str,
     ) -> Result<()> {
-        self.run_relayed_on(&TOPOLOGY, ctx, kernel, accel, guest_args, status)
+        self.run_relayed_platform(
+            platform_of(PlatformKind::Pmem),
+            ctx,
+            kernel,
+            accel,
+            guest_args,
+            status,
+        )
     }
 
     /// [`GuestRun::run_relayed`] on a guest of shape `topo`.
@@ -476,9 +455,7 @@ impl GuestRun<'_> {
         guest_args: &[&str],
         status: &str,
     ) -> Result<()> {
-        let (name, out) = (self.name.to_string(), self.out.clone());
-        let outcome = self.run_on(topo, ctx, kernel, accel, guest_args)?;
-        relayed(&name, &out, &outcome, status)
+        self.run_relayed_platform(&pmem_shaped(*topo), ctx, kernel, accel, guest_args, status)
     }
 
     /// [`GuestRun::run_relayed`] on `platform`.
