@@ -389,7 +389,7 @@ fn lane_table(ctx: &Ctx, table: &[(&str, Vec<Outcome>)]) -> String {
 }
 
 /// The machine `suite` boots: its platform, with the suite's own `memmap=`.
-pub fn platform_of(suite: &Suite) -> vm::Platform {
+fn machine_of(suite: &Suite) -> vm::Platform {
     let mut p = *vm::platform_of(suite.platform);
     if let Some(pmem) = suite.pmem {
         p.topology = Topology { pmem, ..p.topology };
@@ -429,7 +429,7 @@ fn run_one(
         module: Some(kernel.kmem_module(driver.unwrap_or(Driver::Rust))),
     }
     .run_platform(
-        &platform_of(suite),
+        &machine_of(suite),
         ctx,
         kernel,
         accel,
