@@ -8,21 +8,37 @@
 #
 #   kmem-rs-bench.py --out DIR --c C.ko --rust RUST.ko [--pairs N]
 #                    [--warmup N] [--ref-reps N] [--memmap 0,1] [--order c,rust]
+#                    [--clock icount|wall] [--dax NAME]
 #
 # One JSON object per line in DIR/bench.jsonl: the guest's facts, then one
 # record per timed iteration. Times are CLOCK_MONOTONIC nanoseconds around the
 # single write(2) that triggers each operation, taken in this one process so
-# no fork or exec is timed.
+# no fork or exec is timed. Beside each time: the writer's own CPU time
+# (CLOCK_THREAD_CPUTIME_ID) and how often it slept (voluntary context
+# switches), so that waits show apart from work.
+#
+# Under QEMU's -icount shift=0 (--clock icount) guest time advances by one
+# nanosecond per instruction executed, and only by executed instructions
+# while a CPU runs: a time is then an instruction count. With sleep=off, a
+# wait with every CPU idle jumps the clock to the next timer instead, which
+# is why waits are reported apart. The guest facts record the clocksource and
+# a fixed busy loop timed several times, which repeats to a few parts in
+# 10,000 only when the clock follows icount.
 
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import time
 
-DAX = "dax0.0"
+DAX = "dax0.0"  # --dax
 DAX_DEV = f"/sys/bus/dax/devices/{DAX}"
+CLOCKSOURCE = "/sys/devices/system/clocksource/clocksource0/current_clocksource"
+# Iterations of the busy loop timed to check the clock, and how many times.
+CALIBRATION_LOOP = 200_000
+CALIBRATION_REPS = 5
 DRIVERS = "/sys/bus/dax/drivers"
 MEM = "/sys/devices/system/memory"
 AOB = f"{MEM}/auto_online_blocks"
@@ -54,19 +70,59 @@ def write(path, value):
         os.close(fd)
 
 
+class Timing:
+    """One timed write(2): CLOCK_MONOTONIC before and after, the writer
+    thread's CPU time, and the voluntary context switches (sleeps) in it."""
+
+    def __init__(self, t0, t1, cpu_ns, waits):
+        self.t0, self.t1, self.cpu_ns, self.waits = t0, t1, cpu_ns, waits
+
+    @property
+    def ns(self):
+        return self.t1 - self.t0
+
+
+def sleeps():
+    return resource.getrusage(resource.RUSAGE_THREAD).ru_nvcsw
+
+
 def timed_write(path, value):
     """write() with only the write(2) itself timed: open(2) and its path
     lookup come before the clock starts."""
     fd = os.open(path, os.O_WRONLY)
+    data = value.encode()
     try:
+        w0 = sleeps()
+        c0 = time.clock_gettime_ns(time.CLOCK_THREAD_CPUTIME_ID)
         t0 = time.monotonic_ns()
-        os.write(fd, value.encode())
+        os.write(fd, data)
         t1 = time.monotonic_ns()
+        c1 = time.clock_gettime_ns(time.CLOCK_THREAD_CPUTIME_ID)
+        w1 = sleeps()
     except OSError as e:
         raise BenchError(f"write '{value}' > {path}: {e.strerror}") from None
     finally:
         os.close(fd)
-    return t0, t1
+    return Timing(t0, t1, c1 - c0, w1 - w0)
+
+
+def record(rec, op, t, ns=None):
+    """Put the timing t of op in rec: op_ns, op_cpu_ns, op_waits."""
+    rec[f"{op}_ns"] = t.ns if ns is None else ns
+    rec[f"{op}_cpu_ns"] = t.cpu_ns
+    rec[f"{op}_waits"] = t.waits
+
+
+def calibration():
+    """Times a fixed busy loop CALIBRATION_REPS times (ns each)."""
+    out = []
+    for _ in range(CALIBRATION_REPS):
+        t0 = time.monotonic_ns()
+        n = 0
+        for i in range(CALIBRATION_LOOP):
+            n += i
+        out.append(time.monotonic_ns() - t0)
+    return out
 
 
 def sh(*argv):
@@ -105,14 +161,30 @@ def kmem_ranges():
     return out
 
 
-def device_blocks():
-    """The memoryN blocks dax0.0 spans once added (block-aligned inside its range)."""
-    bs = block_size()
+def dax_ranges():
+    """The device's physical ranges, [start, end) each: its mappingN
+    directories (a dynamic region's device), else resource and size (a
+    static region's one range)."""
+    maps = sorted((d for d in os.listdir(DAX_DEV)
+                   if d.startswith("mapping") and d[7:].isdigit()),
+                  key=lambda d: int(d[7:]))
+    if maps:
+        return [(int(read(f"{DAX_DEV}/{m}/start"), 16),
+                 int(read(f"{DAX_DEV}/{m}/end"), 16) + 1) for m in maps]
     start = int(read(f"{DAX_DEV}/resource"), 16)
-    size = int(read(f"{DAX_DEV}/size"))
-    first = (start + bs - 1) // bs
-    last = (start + size) // bs  # exclusive
-    return [f"memory{i}" for i in range(first, last)]
+    return [(start, start + int(read(f"{DAX_DEV}/size")))]
+
+
+def device_blocks():
+    """The memoryN blocks the device spans once added: the whole blocks
+    inside each of its ranges, as kmem aligns them."""
+    bs = block_size()
+    out = []
+    for start, end in dax_ranges():
+        first = (start + bs - 1) // bs
+        last = end // bs  # exclusive
+        out.extend(f"memory{i}" for i in range(first, last))
+    return out
 
 
 def count_online(blocks):
@@ -183,6 +255,25 @@ def to_device_dax():
         raise BenchError(f"{DAX} did not go back to device_dax (driver {dax_driver()})")
 
 
+def make_ranges(spec):
+    """Gives the (empty) device the ranges of spec, "OFF:SIZE,..." in MiB
+    from the start of its region's free space, through `mapping`."""
+    drv = dax_driver()
+    if drv != "none":
+        write(f"{DRIVERS}/{drv}/unbind", DAX)
+    expect(read(f"{DAX_DEV}/size") == "0", f"{DAX} is not empty: cannot give it ranges")
+    # Where the region's free space starts: where a first allocation lands.
+    write(f"{DAX_DEV}/size", str(block_size()))
+    base = int(read(f"{DAX_DEV}/mapping0/start"), 16)
+    write(f"{DAX_DEV}/size", "0")
+    for part in spec.split(","):
+        off, size = (int(x) << 20 for x in part.split(":"))
+        write(f"{DAX_DEV}/mapping", f"{base + off:#x}-{base + off + size - 1:#x}")
+    n = len(spec.split(","))
+    expect(len(dax_ranges()) == n, f"{DAX} has {len(dax_ranges())} ranges, want {n}")
+    to_device_dax()
+
+
 def bind_kmem(policy):
     """Unbind from device_dax, set the online policy, and bind to kmem (timed).
 
@@ -193,16 +284,16 @@ def bind_kmem(policy):
     return timed_write(f"{DRIVERS}/kmem/new_id", DAX)
 
 
-def wait_online(blocks, t0, t1, limit_s=120):
-    """Time until every block is online: t1 if they all are when the write
+def wait_online(blocks, t, limit_s=120):
+    """Time until every block is online: the write's if they all are when it
     returns (kmem's probe onlines synchronously), else the first poll that
     sees them all."""
     if count_online(blocks) == len(blocks):
-        return t1 - t0
+        return t.ns
     deadline = time.monotonic() + limit_s
     while time.monotonic() < deadline:
         if count_online(blocks) == len(blocks):
-            return time.monotonic_ns() - t0
+            return time.monotonic_ns() - t.t0
         time.sleep(0.001)
     raise BenchError(f"only {count_online(blocks)} of {len(blocks)} blocks online after {limit_s}s")
 
@@ -220,8 +311,8 @@ def iteration(module, driver, memmap, blocks):
     expect(read(f"{DAX_DEV}/memmap_on_memory") == str(memmap), "memmap_on_memory did not stick")
     settle()
     rec["mem_before"] = meminfo()
-    t0, t1 = bind_kmem("online_movable")
-    rec["bind_ns"] = wait_online(blocks, t0, t1)
+    t = bind_kmem("online_movable")
+    record(rec, "bind", t, wait_online(blocks, t))
     expect(dax_driver() == "kmem", f"{DAX} not bound to kmem after new_id")
     state = read(f"{DAX_DEV}/state")
     expect(state == "online_movable", f"state {state} after bind, want online_movable")
@@ -229,17 +320,15 @@ def iteration(module, driver, memmap, blocks):
     settle()
     rec["mem_online"] = meminfo()
 
-    t0, t1 = timed_write(f"{DAX_DEV}/state", "unplugged")
-    rec["unplug_ns"] = t1 - t0
+    record(rec, "unplug", timed_write(f"{DAX_DEV}/state", "unplugged"))
     expect(count_present(blocks) == 0, f"{count_present(blocks)} blocks still present after unplugged")
     expect(not kmem_ranges(), "System RAM (kmem) left after unplugged")
 
-    t0, t1 = timed_write(f"{DAX_DEV}/state", "online_movable")
-    rec["online_ns"] = wait_online(blocks, t0, t1)
+    t = timed_write(f"{DAX_DEV}/state", "online_movable")
+    record(rec, "online", t, wait_online(blocks, t))
 
     write(f"{DAX_DEV}/state", "unplugged")  # unbind while online would leak
-    t0, t1 = timed_write(f"{DRIVERS}/kmem/unbind", DAX)
-    rec["unbind_ns"] = t1 - t0
+    record(rec, "unbind", timed_write(f"{DRIVERS}/kmem/unbind", DAX))
     expect(dax_driver() == "none", f"{DAX} still bound to {dax_driver()} after unbind")
 
     # The same unbind again in this load of the module: under TCG, code that
@@ -249,8 +338,7 @@ def iteration(module, driver, memmap, blocks):
     write(f"{DRIVERS}/kmem/bind", DAX)
     expect(dax_driver() == "kmem", f"{DAX} not bound to kmem after bind")
     write(f"{DAX_DEV}/state", "unplugged")
-    t0, t1 = timed_write(f"{DRIVERS}/kmem/unbind", DAX)
-    rec["unbind_warm_ns"] = t1 - t0
+    record(rec, "unbind_warm", timed_write(f"{DRIVERS}/kmem/unbind", DAX))
     expect(dax_driver() == "none", f"{DAX} still bound to {dax_driver()} after the second unbind")
     to_device_dax()
     settle()
@@ -266,33 +354,30 @@ def reference(module, driver, memmap, blocks):
     rec = {"kind": "ref", "driver": driver, "memmap": memmap}
     load(module)
     write(f"{DAX_DEV}/memmap_on_memory", str(memmap))
-    t0, t1 = bind_kmem("offline")
-    rec["add_ns"] = t1 - t0
+    rec["add_ns"] = bind_kmem("offline").ns
     expect(count_present(blocks) == len(blocks) and count_online(blocks) == 0,
            "bind with policy offline did not add every block offline")
     per_block = []
     for b in blocks:
-        t0, t1 = timed_write(f"{MEM}/{b}/state", "online_movable")
-        per_block.append(t1 - t0)
+        per_block.append(timed_write(f"{MEM}/{b}/state", "online_movable").ns)
     rec["block_online_ns"] = per_block
     rec["online_ns"] = sum(per_block)
     expect(count_online(blocks) == len(blocks), "per-block online left blocks offline")
     per_block = []
     for b in blocks:
-        t0, t1 = timed_write(f"{MEM}/{b}/state", "offline")
-        per_block.append(t1 - t0)
+        per_block.append(timed_write(f"{MEM}/{b}/state", "offline").ns)
     rec["block_offline_ns"] = per_block
     rec["offline_ns"] = sum(per_block)
     expect(count_online(blocks) == 0, "per-block offline left blocks online")
     # The blocks are offline, so unbind removes them (remove_memory()).
-    t0, t1 = timed_write(f"{DRIVERS}/kmem/unbind", DAX)
-    rec["remove_ns"] = t1 - t0
+    rec["remove_ns"] = timed_write(f"{DRIVERS}/kmem/unbind", DAX).ns
     expect(count_present(blocks) == 0, "unbind did not remove the offline blocks")
     to_device_dax()
     return rec
 
 
 def main():
+    global DAX, DAX_DEV
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", required=True)
     ap.add_argument("--c", required=True)
@@ -302,7 +387,13 @@ def main():
     ap.add_argument("--ref-reps", type=int, default=2)
     ap.add_argument("--memmap", default="0,1")
     ap.add_argument("--order", default="c,rust", help="which driver goes first in each pair")
+    ap.add_argument("--clock", default="wall", choices=["icount", "wall"],
+                    help="what the host says QEMU's clock is")
+    ap.add_argument("--dax", default=DAX, help="the dax device to hotplug")
+    ap.add_argument("--make-ranges", default="",
+                    help="OFF:SIZE,... in MiB: first give the empty device these ranges")
     a = ap.parse_args()
+    DAX, DAX_DEV = a.dax, f"/sys/bus/dax/devices/{a.dax}"
     out = open(os.path.join(a.out, "bench.jsonl"), "w")
 
     def emit(rec):
@@ -313,6 +404,17 @@ def main():
     order = a.order.split(",")
     expect(sorted(order) == ["c", "rust"], f"--order {a.order}: want c,rust or rust,c")
     modules = [(d, paths[d]) for d in order]
+    try:
+        if a.make_ranges:
+            make_ranges(a.make_ranges)
+        elif dax_driver() == "kmem":
+            # A device of the kmem type (HMEM, CXL) that kmem took when the
+            # harness loaded it: its memory back out, then to device_dax.
+            write(f"{DAX_DEV}/state", "unplugged")
+            to_device_dax()
+    except BenchError as e:
+        log(f"kmem-rs-bench: {e}")
+        return 1
     expect(dax_driver() == "device_dax", f"{DAX} is on {dax_driver()}, want device_dax")
     blocks = device_blocks()
     expect(blocks, f"{DAX} spans no whole memory block")
@@ -329,11 +431,19 @@ def main():
         "order": order,
         "nproc": os.cpu_count(),
         "mem": meminfo(),
+        "clock": a.clock,
+        "clocksource": read(CLOCKSOURCE),
+        "calibration_loop": CALIBRATION_LOOP,
+        "calibration_ns": calibration(),
+        "ranges": dax_ranges(),
     }
     emit(facts)
-    log(f"# {DAX}: {facts['dax_size'] >> 20} MiB, {len(blocks)} blocks of "
-        f"{facts['block_size'] >> 20} MiB on node {facts['target_node']}; "
-        f"memmap_on_memory={facts['memmap_param']}")
+    log(f"# {DAX}: {facts['dax_size'] >> 20} MiB in {len(facts['ranges'])} range(s), "
+        f"{len(blocks)} blocks of {facts['block_size'] >> 20} MiB on node "
+        f"{facts['target_node']}; memmap_on_memory={facts['memmap_param']}")
+    cal = facts["calibration_ns"]
+    log(f"# clock {a.clock}, clocksource {facts['clocksource']}: busy loop "
+        f"{min(cal)}-{max(cal)} ns ({(max(cal) - min(cal)) / min(cal):.2%} spread)")
     memmaps = [int(m) for m in a.memmap.split(",") if m != ""]
     try:
         for memmap in memmaps:

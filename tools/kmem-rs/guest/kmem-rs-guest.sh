@@ -643,7 +643,8 @@ exec)
 		echo 1 > "$out/exec.rc"
 		exit 1
 	fi
-	bash -c "${3:?command}" > "$out/exec.out" 2>&1
+	# The device prepare made (dax0.0 unless the platform says otherwise).
+	KMEM_RS_DAX=${DAX:-dax0.0} bash -c "${3:?command}" > "$out/exec.out" 2>&1
 	echo "$?" > "$out/exec.rc"
 	;;
 demo)

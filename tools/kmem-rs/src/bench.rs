@@ -34,10 +34,12 @@ use crate::kconfig;
 use crate::run::{capture, command};
 use crate::vm;
 
-use guest::{order, run_size, Failure};
+pub use guest::Clock;
+use guest::{order, run_source, Failure, Rounds, Source};
 use report::markdown;
 use results::{point, Results};
 use size::module_size;
+use stats::summarize;
 
 /// Where results are kept, relative to the repository root.
 pub const RESULTS_DIR: &str = "tools/kmem-rs/bench-results";
@@ -62,8 +64,21 @@ const KEY_OPTIONS: &[&str] = &[
     "CONFIG_HZ",
 ];
 
+/// The devices benchmarked beside the pmem sizes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Device {
+    /// A 1.5 GiB device of three ranges on the hmem platform.
+    Hmem,
+    /// The 512 MiB region of the cxl platform (QEMU 10, `cargo kmem setup`).
+    Cxl,
+    /// No device beside the pmem sizes.
+    None,
+}
+
 pub struct Options {
     pub sizes: Vec<u32>,
+    pub devices: Vec<Device>,
+    pub clock: Clock,
     pub pairs: u32,
     pub warmup: u32,
     pub ref_reps: u32,
@@ -72,7 +87,7 @@ pub struct Options {
 
 // --- the run -------------------------------------------------------------------
 
-fn host_facts(accel: vm::Accel) -> BTreeMap<String, String> {
+fn host_facts(ctx: &Ctx, accel: vm::Accel) -> BTreeMap<String, String> {
     let mut h = BTreeMap::new();
     let cpuinfo = fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
     if let Some(m) = cpuinfo
@@ -107,6 +122,15 @@ fn host_facts(accel: vm::Accel) -> BTreeMap<String, String> {
     if let Some(q) = capture(command("qemu-system-x86_64").arg("--version")) {
         h.insert("qemu".into(), q.lines().next().unwrap_or("").to_string());
     }
+    // The CXL point runs on the pinned QEMU of versions.toml.
+    if let Some(q) =
+        crate::qemu::unpacked(ctx).and_then(|q| capture(command(q.binary()).arg("--version")))
+    {
+        h.insert(
+            "qemu_pinned".into(),
+            q.lines().next().unwrap_or("").to_string(),
+        );
+    }
     h
 }
 
@@ -130,10 +154,13 @@ pub fn run(ctx: &Ctx, kernel: &Kernel, opts: &Options) -> Result<()> {
         bail!("--pairs must be at least 1");
     }
     let accel = vm::accel(ctx, kernel)?;
-    let modules = vec![
-        module_size(Driver::C, &kernel.kmem_module(Driver::C))?,
-        module_size(Driver::Rust, &kernel.kmem_module(Driver::Rust))?,
-    ];
+    let modules = modules(ctx, kernel)?;
+    let dir = opts
+        .out
+        .clone()
+        .unwrap_or_else(|| ctx.repo.join(RESULTS_DIR));
+    let raw = dir.join("raw");
+    fs::create_dir_all(&raw)?;
     let dotconfig = fs::read_to_string(kernel.dir.join(".config"))
         .with_context(|| format!("no .config in {}", kernel.dir.display()))?;
     let all = kconfig::parse(&dotconfig);
@@ -146,32 +173,36 @@ pub fn run(ctx: &Ctx, kernel: &Kernel, opts: &Options) -> Result<()> {
             )
         })
         .collect();
+    let mut sources: Vec<Source> = opts.sizes.iter().map(|&g| Source::Pmem(g)).collect();
+    for d in &opts.devices {
+        match d {
+            Device::Hmem => sources.push(Source::Hmem),
+            Device::Cxl => sources.push(Source::Cxl),
+            Device::None => {}
+        }
+    }
+    let rounds = Rounds {
+        pairs: opts.pairs,
+        warmup: opts.warmup,
+        ref_reps: opts.ref_reps,
+        clock: opts.clock,
+    };
     let mut points = Vec::new();
     let mut failed = Vec::new();
-    let (mut guest_uname, mut guest_cmdline, mut guest_memmap_param) =
-        (String::new(), String::new(), String::new());
-    for &size in &opts.sizes {
-        println!("  ── {size} GiB pmem (guest RAM {} GiB)", size + 4);
-        match run_size(
-            ctx,
-            kernel,
-            accel,
-            size,
-            opts.pairs,
-            opts.warmup,
-            opts.ref_reps,
-        ) {
-            Ok(recs) => {
+    let mut guests = Vec::new();
+    for &source in &sources {
+        println!("  ── {} ({} clock)", source.label(), opts.clock.name());
+        match run_source(ctx, kernel, accel, source, rounds) {
+            Ok((recs, text)) => {
+                fs::write(raw.join(format!("{}.jsonl", source.slug())), text)?;
                 if let Some(g) = recs.iter().find(|r| r.kind == "guest") {
-                    guest_uname = g.uname.clone().unwrap_or_default();
-                    guest_cmdline = g.cmdline.clone().unwrap_or_default();
-                    guest_memmap_param = g.memmap_param.clone().unwrap_or_default();
+                    guests.push(g.clone());
                 }
                 for memmap in [false, true] {
-                    match point(size, memmap, &recs) {
+                    match point(source, memmap, &recs) {
                         Ok(p) => points.push(p),
                         Err(e) => failed.push(Failure {
-                            size_gib: size,
+                            source: source.label(),
                             reason: format!("{e:#}"),
                             log: String::new(),
                         }),
@@ -180,14 +211,30 @@ pub fn run(ctx: &Ctx, kernel: &Kernel, opts: &Options) -> Result<()> {
             }
             Err(f) => {
                 eprintln!(
-                    "  ✗ {size} GiB did not run: {}\n    log: {}",
-                    f.reason, f.log
+                    "  ✗ {} did not run: {}\n    log: {}",
+                    f.source, f.reason, f.log
                 );
                 failed.push(f);
             }
         }
     }
+    // The guest facts of the first pmem boot (else of any) head the report.
+    let first = guests
+        .iter()
+        .find(|g| g.ranges.len() == 1)
+        .or(guests.first())
+        .cloned()
+        .unwrap_or_default();
+    let calibration: Vec<f64> = guests
+        .iter()
+        .flat_map(|g| g.calibration_ns.iter().map(|&ns| ns as f64))
+        .collect();
+    let calibration = summarize(&calibration);
     let results = Results {
+        clock: opts.clock.name().into(),
+        clocksource: first.clocksource.clone().unwrap_or_default(),
+        calibration_spread: calibration.max / calibration.min - 1.0,
+        calibration,
         date: now_utc(),
         commit: capture(
             command("git")
@@ -197,35 +244,24 @@ pub fn run(ctx: &Ctx, kernel: &Kernel, opts: &Options) -> Result<()> {
         )
         .unwrap_or_default(),
         kernel_release: kernel.release(),
-        guest_uname,
-        guest_cmdline,
-        guest_memmap_param,
+        guest_uname: first.uname.clone().unwrap_or_default(),
+        guest_cmdline: first.cmdline.clone().unwrap_or_default(),
+        guest_memmap_param: first.memmap_param.clone().unwrap_or_default(),
         config_sha256: format!("{:x}", Sha256::digest(dotconfig.as_bytes())),
         config,
-        host: host_facts(accel),
+        host: host_facts(ctx, accel),
         pairs: opts.pairs,
         warmup: opts.warmup,
         ref_reps: opts.ref_reps,
         order: order(),
         sizes_gib: opts.sizes.clone(),
+        sources,
         points,
         failed,
         modules,
         seconds: started.elapsed().as_secs_f64(),
     };
-    let dir = opts
-        .out
-        .clone()
-        .unwrap_or_else(|| ctx.repo.join(RESULTS_DIR));
-    fs::create_dir_all(&dir)?;
-    let json = serde_json::to_string_pretty(&results)?;
-    fs::write(dir.join("bench.json"), json + "\n")?;
-    let md = markdown(&results);
-    fs::write(dir.join("bench.md"), &md)?;
-    if !results.points.is_empty() {
-        plot::plot(&results, &dir.join("bench.svg"))?;
-    }
-    println!("{md}");
+    write(&dir, &results)?;
     println!(
         "==> bench done in {:.0} s; results in {}",
         results.seconds,
@@ -235,4 +271,79 @@ pub fn run(ctx: &Ctx, kernel: &Kernel, opts: &Options) -> Result<()> {
         bail!("no size ran; see the failures above");
     }
     Ok(())
+}
+
+/// The module sizes of both drivers, and of the Rust one rebuilt without
+/// its KUnit tests.
+fn modules(ctx: &Ctx, kernel: &Kernel) -> Result<Vec<size::ModuleSize>> {
+    let mut modules = vec![
+        module_size(Driver::C, &kernel.kmem_module(Driver::C))?,
+        module_size(Driver::Rust, &kernel.kmem_module(Driver::Rust))?,
+    ];
+    let ko = size::rust_module_without_kunit(&kernel.dir, &ctx.run_dir("bench-size")?)?;
+    modules.push(size::ModuleSize {
+        without_kunit: true,
+        ..module_size(Driver::Rust, &ko)?
+    });
+    Ok(modules)
+}
+
+/// Writes bench.json, bench.md and the plots into `dir`, and prints the table.
+fn write(dir: &std::path::Path, results: &Results) -> Result<()> {
+    fs::create_dir_all(dir)?;
+    let json = serde_json::to_string_pretty(results)?;
+    fs::write(dir.join("bench.json"), json + "\n")?;
+    let md = markdown(results);
+    fs::write(dir.join("bench.md"), &md)?;
+    if !results.points.is_empty() {
+        plot::plot(results, &dir.join("bench.svg"))?;
+        plot::plot_blocks(results, &dir.join("bench-blocks.svg"))?;
+    }
+    println!("{md}");
+    Ok(())
+}
+
+/// Remakes the report of the run in `dir` without booting anything: the
+/// points from the guest records kept in `dir/raw`, the module sizes from
+/// the build (which must be the one measured), then bench.json, bench.md
+/// and the plots.
+pub fn render(ctx: &Ctx, kernel: &Kernel, dir: Option<PathBuf>) -> Result<()> {
+    let dir = dir.unwrap_or_else(|| ctx.repo.join(RESULTS_DIR));
+    let path = dir.join("bench.json");
+    let text = fs::read_to_string(&path).with_context(|| {
+        format!(
+            "no results to render: {} (run `cargo kmem bench`)",
+            path.display()
+        )
+    })?;
+    let mut r: Results = serde_json::from_str(&text)
+        .with_context(|| format!("{} is not a bench.json of this version", path.display()))?;
+    let dotconfig = fs::read_to_string(kernel.dir.join(".config"))
+        .with_context(|| format!("no .config in {}", kernel.dir.display()))?;
+    let hash = format!("{:x}", Sha256::digest(dotconfig.as_bytes()));
+    if hash != r.config_sha256 {
+        bail!(
+            "the kernel in {} is not the one measured (config sha256 {}…, results {}…): \
+             run the bench again",
+            kernel.dir.display(),
+            &hash[..12],
+            &r.config_sha256[..12.min(r.config_sha256.len())]
+        );
+    }
+    r.modules = modules(ctx, kernel)?;
+    let mut points = Vec::new();
+    for &source in &r.sources {
+        let raw = dir.join("raw").join(format!("{}.jsonl", source.slug()));
+        let Ok(text) = fs::read_to_string(&raw) else {
+            continue;
+        };
+        let recs = guest::parse_jsonl(&text)?;
+        for memmap in [false, true] {
+            points.push(point(source, memmap, &recs)?);
+        }
+    }
+    if !points.is_empty() {
+        r.points = points;
+    }
+    write(&dir, &r)
 }

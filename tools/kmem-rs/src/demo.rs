@@ -24,6 +24,7 @@ pub fn run(ctx: &Ctx, kernel: &Kernel, driver: Driver) -> Result<()> {
         timeout: Duration::from_secs(600),
         follow: Some(("demo.txt", &mut echo)),
         module: Some(kernel.kmem_module(driver)),
+        qemu_opts: Vec::new(),
     }
     .run_relayed(ctx, kernel, accel, &["demo"], "demo.rc")?;
     println!("==> demo done; guest output in {}", out.display());

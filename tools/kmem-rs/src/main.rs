@@ -156,16 +156,22 @@ enum Cmd {
     /// size and memmap_on_memory, overhead, module size (tools/kmem-rs/bench-results/).
     Bench {
         /// pmem sizes to try, in GiB (one boot each).
-        #[arg(short, long, value_delimiter = ',', default_value = "1,4,16")]
+        #[arg(short, long, value_delimiter = ',', default_value = "1,4,16,64")]
         sizes: Vec<u32>,
+        /// Devices to benchmark beside the pmem sizes (one boot each).
+        #[arg(long, value_delimiter = ',', default_value = "hmem,cxl")]
+        devices: Vec<bench::Device>,
+        /// What guest time counts: instructions (icount) or host time (wall).
+        #[arg(long, value_enum, default_value = "icount")]
+        clock: bench::Clock,
         /// C/Rust pairs per point, alternating C, Rust, C, Rust...
-        #[arg(short, long, default_value_t = 15)]
+        #[arg(short, long, default_value_t = 3)]
         pairs: u32,
         /// Untimed pairs before each memmap_on_memory setting.
         #[arg(long, default_value_t = 1)]
         warmup: u32,
         /// Core-only reference rounds per driver and setting.
-        #[arg(long, default_value_t = 3)]
+        #[arg(long, default_value_t = 1)]
         ref_reps: u32,
         /// Results directory (default: tools/kmem-rs/bench-results).
         #[arg(long)]
@@ -173,6 +179,10 @@ enum Cmd {
         /// Skip the build step and benchmark what is already built.
         #[arg(long)]
         no_build: bool,
+        /// Boot nothing: remake the report of the results in --out from
+        /// their raw guest records and the (same) build's module sizes.
+        #[arg(long)]
+        render: bool,
     },
 }
 
@@ -202,7 +212,10 @@ fn real_main(cli: Cli) -> Result<()> {
         send::check_sender(&series::Series::load(&ctx.repo)?.identity, identity)?;
     }
     let _lock = match cli.cmd {
-        Cmd::Test { list: true, .. } | Cmd::Check { list: true, .. } => None,
+        // Rendering reads the build and writes only the results directory.
+        Cmd::Test { list: true, .. }
+        | Cmd::Check { list: true, .. }
+        | Cmd::Bench { render: true, .. } => None,
         _ => Some(ctx.lock()?),
     };
     match cli.cmd {
@@ -304,15 +317,23 @@ fn real_main(cli: Cli) -> Result<()> {
         }
         Cmd::Bench {
             sizes,
+            devices,
+            clock,
             pairs,
             warmup,
             ref_reps,
             out,
             no_build,
+            render,
         } => {
-            let kernel = ensure_built(&ctx, no_build)?;
+            let kernel = ensure_built(&ctx, no_build || render)?;
+            if render {
+                return bench::render(&ctx, &kernel, out);
+            }
             let opts = bench::Options {
                 sizes,
+                devices,
+                clock,
                 pairs,
                 warmup,
                 ref_reps,

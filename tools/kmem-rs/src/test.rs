@@ -427,6 +427,7 @@ fn run_one(
         timeout: suite.timeout,
         follow: Some((&tap_name, &mut echo)),
         module: Some(kernel.kmem_module(driver.unwrap_or(Driver::Rust))),
+        qemu_opts: Vec::new(),
     }
     .run_platform(
         &machine_of(suite),

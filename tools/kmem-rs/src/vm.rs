@@ -383,6 +383,9 @@ pub struct GuestRun<'a> {
     pub follow: Option<Follow<'a>>,
     /// The kmem.ko the guest loads before anything else.
     pub module: Option<PathBuf>,
+    /// QEMU options of this run only (the benchmark's `-icount`), one word
+    /// each as [`Platform::qemu_opts`].
+    pub qemu_opts: Vec<String>,
 }
 
 impl GuestRun<'_> {
@@ -410,6 +413,12 @@ impl GuestRun<'_> {
         );
         let pinned = platform.pinned_qemu.then(|| qemu::unpacked(ctx)).flatten();
         args_for_vng.extend(platform_args(platform, pinned.as_ref())?);
+        for o in &self.qemu_opts {
+            if o.contains(char::is_whitespace) {
+                bail!("QEMU option {o:?}: vng joins options unquoted, so no blanks");
+            }
+            args_for_vng.push(format!("--qemu-opts={o}"));
+        }
         let log = self.out.join("console.log");
         let watch = self.follow.as_ref().map(|(f, _)| self.out.join(f));
         let mut step = Step::new(self.name, &log).timeout(self.timeout);
@@ -443,19 +452,6 @@ impl GuestRun<'_> {
             guest_args,
             status,
         )
-    }
-
-    /// [`GuestRun::run_relayed`] on a guest of shape `topo`.
-    pub fn run_relayed_on(
-        self,
-        topo: &Topology,
-        ctx: &Ctx,
-        kernel: &Kernel,
-        accel: Accel,
-        guest_args: &[&str],
-        status: &str,
-    ) -> Result<()> {
-        self.run_relayed_platform(&pmem_shaped(*topo), ctx, kernel, accel, guest_args, status)
     }
 
     /// [`GuestRun::run_relayed`] on `platform`.
@@ -511,6 +507,7 @@ pub fn interactive(
             timeout: Duration::from_secs(3600),
             follow: Some(("exec.out", &mut echo)),
             module: prepare.then_some(module),
+            qemu_opts: Vec::new(),
         }
         .run_relayed_platform(
             platform,

@@ -5,13 +5,14 @@
 
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::fs;
 use std::path::Path;
 use std::time::Duration;
 
 use crate::build::{Driver, Kernel};
 use crate::ctx::Ctx;
-use crate::vm::{self, GuestRun, Topology};
+use crate::vm::{self, GuestRun, Platform, PlatformKind, Topology};
 
 /// The in-guest benchmark, relative to the repository root.
 pub const GUEST_BENCH: &str = "tools/kmem-rs/guest/kmem-rs-bench.py";
@@ -22,6 +23,90 @@ pub const GUEST_BENCH: &str = "tools/kmem-rs/guest/kmem-rs-bench.py";
 /// any code since insmod includes translating it, which the second run does
 /// not pay.
 pub const OPS: [&str; 5] = ["bind", "unplug", "online", "unbind", "unbind_warm"];
+
+/// What guest time counts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Clock {
+    /// QEMU counts instructions (`-icount shift=0`): guest time advances by
+    /// 1 ns per instruction executed, free of host load and of translation
+    /// time. What README and the cover letter quote.
+    Icount,
+    /// Host time, as TCG gives it: translation and the host's load included.
+    Wall,
+}
+
+impl Clock {
+    pub fn name(self) -> &'static str {
+        match self {
+            Clock::Icount => "icount",
+            Clock::Wall => "wall",
+        }
+    }
+
+    /// QEMU options of this clock: with `align=off` the guest does not wait
+    /// for the host to catch up, with `sleep=off` an idle guest jumps to its
+    /// next timer instead of waiting for it in host time.
+    pub fn qemu_opts(self) -> Vec<String> {
+        match self {
+            Clock::Icount => vec!["-icount".into(), "shift=0,align=off,sleep=off".into()],
+            Clock::Wall => Vec::new(),
+        }
+    }
+}
+
+/// Where a benchmark point's memory comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Source {
+    /// Legacy pmem of this many GiB, one range, in node 1 beside 2 GiB of RAM.
+    Pmem(u32),
+    /// A device of three ranges carved from the hmem platform's
+    /// soft-reserved node (`mapping` writes), with HMAT.
+    Hmem,
+    /// The cxl platform's 512 MiB RAM region (QEMU 10).
+    Cxl,
+}
+
+impl Source {
+    /// The size axis of tables and plots: GiB of device memory.
+    pub fn size_gib(self) -> f64 {
+        match self {
+            Source::Pmem(g) => f64::from(g),
+            Source::Hmem => 1.5,
+            Source::Cxl => 0.5,
+        }
+    }
+
+    pub fn label(self) -> String {
+        match self {
+            Source::Pmem(g) => format!("{g} GiB pmem"),
+            Source::Hmem => "1.5 GiB HMEM, 3 ranges".into(),
+            Source::Cxl => "512 MiB CXL".into(),
+        }
+    }
+
+    /// The name of its run directory and of its records in `raw/`.
+    pub fn slug(self) -> String {
+        match self {
+            Source::Pmem(g) => format!("{g}g"),
+            Source::Hmem => "hmem".into(),
+            Source::Cxl => "cxl".into(),
+        }
+    }
+
+    fn platform(self) -> Platform {
+        match self {
+            Source::Pmem(g) => vm::pmem_shaped(topology(g)),
+            Source::Hmem => *vm::platform_of(PlatformKind::Hmem),
+            Source::Cxl => *vm::platform_of(PlatformKind::Cxl),
+        }
+    }
+}
+
+/// The ranges the HMEM point's device gets through `mapping`: offsets and
+/// sizes in MiB inside the 2 GiB region, each block-aligned, with holes
+/// between them so that none merges with the next.
+pub const HMEM_RANGES_MIB: [(u64, u64); 3] = [(0, 512), (768, 512), (1536, 512)];
 
 // --- what the guest reports ---------------------------------------------------
 
@@ -69,9 +154,27 @@ pub struct GuestRecord {
     pub block_size: Option<u64>,
     pub blocks: Option<u64>,
     pub memmap_param: Option<String>,
+    pub clocksource: Option<String>,
+    #[serde(default)]
+    pub calibration_ns: Vec<u64>,
+    #[serde(default)]
+    pub ranges: Vec<(u64, u64)>,
+    /// The rest: `OP_cpu_ns` and `OP_waits` of each operation.
+    #[serde(flatten)]
+    pub extra: BTreeMap<String, serde_json::Value>,
 }
 
 impl GuestRecord {
+    /// CPU time of the writer thread in `op`, ns.
+    pub fn op_cpu_ns(&self, op: &str) -> Option<u64> {
+        self.extra.get(&format!("{op}_cpu_ns"))?.as_u64()
+    }
+
+    /// Times the writer slept in `op` (voluntary context switches).
+    pub fn op_waits(&self, op: &str) -> Option<u64> {
+        self.extra.get(&format!("{op}_waits"))?.as_u64()
+    }
+
     pub fn op_ns(&self, op: &str) -> Option<u64> {
         match op {
             "bind" => self.bind_ns,
@@ -97,7 +200,7 @@ pub fn parse_jsonl(text: &str) -> Result<Vec<GuestRecord>> {
 /// A size that did not run, or a point that could not be computed.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Failure {
-    pub size_gib: u32,
+    pub source: String,
     pub reason: String,
     pub log: String,
 }
@@ -134,49 +237,78 @@ pub fn order() -> String {
     }
 }
 
-/// Boots one guest of `size_gib` and returns its records, or why it failed.
-pub fn run_size(
+/// How many rounds a boot runs, and on which clock.
+#[derive(Clone, Copy, Debug)]
+pub struct Rounds {
+    pub pairs: u32,
+    pub warmup: u32,
+    pub ref_reps: u32,
+    pub clock: Clock,
+}
+
+/// Boots one guest with the memory of `source` and returns its records, or
+/// why it failed.
+pub fn run_source(
     ctx: &Ctx,
     kernel: &Kernel,
     accel: vm::Accel,
-    size_gib: u32,
-    pairs: u32,
-    warmup: u32,
-    ref_reps: u32,
-) -> std::result::Result<Vec<GuestRecord>, Failure> {
+    source: Source,
+    rounds: Rounds,
+) -> std::result::Result<(Vec<GuestRecord>, String), Failure> {
     let fail = |reason: String, log: &Path| Failure {
-        size_gib,
+        source: source.label(),
         reason,
         log: log.display().to_string(),
     };
     let out = ctx
-        .run_dir(&format!("bench-{size_gib}g"))
+        .run_dir(&format!("bench-{}", source.slug()))
         .map_err(|e| fail(format!("{e:#}"), Path::new("")))?;
-    let cmd = format!(
-        "python3 {} --out {} --c {} --rust {} --pairs {} --warmup {} --ref-reps {} --order {}",
+    let mut cmd = format!(
+        "python3 {} --out {} --c {} --rust {} --pairs {} --warmup {} --ref-reps {} --order {} --clock {} --dax \"$KMEM_RS_DAX\"",
         vm::shell_quote(&ctx.repo.join(GUEST_BENCH).display().to_string()),
         vm::shell_quote(&out.display().to_string()),
         vm::shell_quote(&kernel.kmem_module(Driver::C).display().to_string()),
         vm::shell_quote(&kernel.kmem_module(Driver::Rust).display().to_string()),
-        pairs,
-        warmup,
-        ref_reps,
+        rounds.pairs,
+        rounds.warmup,
+        rounds.ref_reps,
         order(),
+        rounds.clock.name(),
     );
+    let mut append = vec!["memory_hotplug.memmap_on_memory=1".to_string()];
+    if source == Source::Hmem {
+        // An idle region: its seed device starts empty, for `mapping`.
+        append.push("dax_hmem.region_idle=1".into());
+        let ranges: Vec<String> = HMEM_RANGES_MIB
+            .iter()
+            .map(|(off, size)| format!("{off}:{size}"))
+            .collect();
+        cmd.push_str(&format!(" --make-ranges {}", ranges.join(",")));
+    }
     let mut echo = |line: &str| println!("    {line}");
-    let topo = topology(size_gib);
-    let name = format!("boot + bench, {size_gib} GiB pmem");
-    // Generous: the 2-GiB probe run takes ~1 s per iteration under TCG.
-    let timeout = Duration::from_secs(900 + 120 * u64::from(size_gib) * u64::from(pairs + 2));
+    let name = format!("boot + bench, {}", source.label());
+    // Generous: the 2-GiB probe run takes ~1 s per iteration under TCG, and
+    // boots take twice as long under icount.
+    let gib = source.size_gib().ceil() as u64;
+    let timeout =
+        Duration::from_secs(1200 + 120 * gib * u64::from(rounds.pairs + rounds.warmup + 2));
     let res = GuestRun {
         name: &name,
         out: out.clone(),
-        append: vec!["memory_hotplug.memmap_on_memory=1".into()],
+        append,
         timeout,
         follow: Some(("exec.out", &mut echo)),
         module: Some(kernel.kmem_module(Driver::C)),
+        qemu_opts: rounds.clock.qemu_opts(),
     }
-    .run_relayed_on(&topo, ctx, kernel, accel, &["exec", "1", &cmd], "exec.rc");
+    .run_relayed_platform(
+        &source.platform(),
+        ctx,
+        kernel,
+        accel,
+        &["exec", "1", &cmd],
+        "exec.rc",
+    );
     let console = out.join("console.log");
     if let Err(e) = res {
         let tail = fs::read_to_string(out.join("exec.out")).unwrap_or_default();
@@ -193,7 +325,8 @@ pub fn run_size(
         return Err(fail(why, &console));
     }
     let text = fs::read_to_string(out.join("bench.jsonl")).unwrap_or_default();
-    parse_jsonl(&text).map_err(|e| fail(format!("{e:#}"), &out.join("bench.jsonl")))
+    let recs = parse_jsonl(&text).map_err(|e| fail(format!("{e:#}"), &out.join("bench.jsonl")))?;
+    Ok((recs, text))
 }
 
 #[cfg(test)]
@@ -209,5 +342,40 @@ mod tests {
         // Unlike the test platforms' memory-only node 1, the benchmark's
         // node 1 keeps 2 GiB of RAM from boot (the v1 figures' shape).
         assert_eq!(topology(2).cpus, vm::TOPOLOGY.cpus);
+    }
+
+    #[test]
+    fn clock_and_sources() {
+        assert_eq!(
+            Clock::Icount.qemu_opts(),
+            ["-icount", "shift=0,align=off,sleep=off"]
+        );
+        assert!(Clock::Wall.qemu_opts().is_empty());
+        assert_eq!(Source::Pmem(64).platform().topology.memory, "68G");
+        assert_eq!(Source::Hmem.platform().kind, PlatformKind::Hmem);
+        assert!(Source::Cxl.platform().pinned_qemu);
+        // The HMEM ranges are whole 128 MiB blocks inside the 2 GiB node,
+        // apart from each other, and add up to the size the tables show.
+        let mut end = 0;
+        for (i, (off, size)) in HMEM_RANGES_MIB.iter().enumerate() {
+            assert!(off % 128 == 0 && size % 128 == 0 && off + size <= 2048);
+            assert!(i == 0 || *off > end);
+            end = off + size;
+        }
+        let total: u64 = HMEM_RANGES_MIB.iter().map(|r| r.1).sum();
+        assert_eq!(total as f64 / 1024.0, Source::Hmem.size_gib());
+        let rec: GuestRecord = serde_json::from_str(
+            r#"{"kind": "op", "bind_ns": 5, "bind_cpu_ns": 4, "bind_waits": 1}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            (
+                rec.op_ns("bind"),
+                rec.op_cpu_ns("bind"),
+                rec.op_waits("bind")
+            ),
+            (Some(5), Some(4), Some(1))
+        );
+        assert_eq!(rec.op_cpu_ns("unplug"), None);
     }
 }

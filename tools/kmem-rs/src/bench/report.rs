@@ -3,10 +3,12 @@
 
 use std::fmt::Write as _;
 
+use super::guest::OPS;
 use super::results::{Overhead, Results};
 use super::stats::spread;
 use super::targets::{
-    self, f1, f2, f3, onoff, verdict, TARGET_MEMMAP_OVERHEAD, TARGET_PER_GIB_SPREAD, TARGET_RATIO,
+    self, clock_text, f0, f1, f2, f3, onoff, pct, target_ratio, unit, verdict,
+    TARGET_MEMMAP_OVERHEAD, TARGET_PER_GIB_SPREAD,
 };
 
 /// What each operation is, for the tables.
@@ -17,6 +19,13 @@ const OP_TEXT: [&str; 5] = [
     "unbind (device unplugged)",
     "unbind again in the same module load (code already run once)",
 ];
+
+/// The pmem sizes that ran, in order: the size axis of the per-size tables.
+pub fn pmem_sizes(r: &Results) -> Vec<u32> {
+    let mut v: Vec<u32> = r.points.iter().filter_map(|p| p.pmem_gib()).collect();
+    v.dedup();
+    v
+}
 
 pub fn markdown(r: &Results) -> String {
     let mut s = String::new();
@@ -48,11 +57,7 @@ pub fn markdown(r: &Results) -> String {
         r.warmup,
         r.seconds
     );
-    let ran: Vec<u32> = {
-        let mut v: Vec<u32> = r.points.iter().map(|p| p.size_gib).collect();
-        v.dedup();
-        v
-    };
+    let ran: Vec<u32> = pmem_sizes(r);
     let _ = writeln!(
         s,
         "Sizes tried: {} GiB; ran: {} GiB.",
@@ -73,40 +78,53 @@ pub fn markdown(r: &Results) -> String {
     for f in &r.failed {
         let _ = writeln!(
             s,
-            "**{} GiB failed**: {} (log `{}`).",
-            f.size_gib, f.reason, f.log
+            "**{} failed**: {} (log `{}`).",
+            f.source, f.reason, f.log
         );
     }
     let _ = writeln!(s);
 
-    let _ = writeln!(s, "#### Time per operation\n");
+    let unit = unit(r);
+    let target = target_ratio(r);
+    let _ = writeln!(s, "#### Cost per operation\n");
+    let _ = writeln!(s, "{}\n", clock_text(r));
     let _ = writeln!(
         s,
-        "Median ms [p25–p75] over the pairs; Rust/C is the median of the pair-by-pair ratios [min–max]; target ≤ {TARGET_RATIO}.\n"
+        "Median {unit} over the pairs, ± the spread (max − min) as a share of it; Rust/C is the \
+         median of the pair-by-pair ratios [min–max]; target ≤ {target}. CPU is the writer \
+         thread's own CPU time (CLOCK_THREAD_CPUTIME_ID): the operation without its waits; \
+         sleeps are the writer's voluntary context switches in it (median).\n"
     );
     let _ = writeln!(
         s,
-        "| size | memmap_on_memory | operation | C ms | Rust ms | Rust/C | target |"
+        "| device | memmap_on_memory | operation | C {unit} | Rust {unit} | Rust/C | CPU C / Rust {unit} | CPU Rust/C | sleeps C / Rust | target |"
     );
-    let _ = writeln!(s, "| ---: | :---: | --- | ---: | ---: | ---: | :---: |");
+    let _ = writeln!(
+        s,
+        "| --- | :---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | :---: |"
+    );
     for p in &r.points {
-        for (i, o) in p.ops.iter().enumerate() {
+        for o in &p.ops {
+            let i = OPS.iter().position(|x| *x == o.op);
             let _ = writeln!(
                 s,
-                "| {} GiB | {} | {} | {} [{}–{}] | {} [{}–{}] | {} [{}–{}] | {} |",
-                p.size_gib,
+                "| {} | {} | {} | {} ±{} | {} ±{} | {} [{}–{}] | {} / {} | {} | {} / {} | {} |",
+                p.source.label(),
                 onoff(p.memmap_on_memory),
-                OP_TEXT.get(i).copied().unwrap_or(&o.op),
+                i.map_or(o.op.as_str(), |i| OP_TEXT[i]),
                 f2(o.c.median),
-                f2(o.c.p25),
-                f2(o.c.p75),
+                pct(&o.c),
                 f2(o.rust.median),
-                f2(o.rust.p25),
-                f2(o.rust.p75),
+                pct(&o.rust),
                 f3(o.ratio.median),
-                f2(o.ratio.min),
-                f2(o.ratio.max),
-                verdict(o.ratio.median <= TARGET_RATIO)
+                f3(o.ratio.min),
+                f3(o.ratio.max),
+                f2(o.c_cpu.median),
+                f2(o.rust_cpu.median),
+                f3(o.cpu_ratio.median),
+                f0(o.c_waits.median),
+                f0(o.rust_waits.median),
+                verdict(o.ratio.median <= target)
             );
         }
     }
@@ -159,8 +177,7 @@ pub fn markdown(r: &Results) -> String {
         s,
         "Median ms per GiB added; spread = largest / smallest across sizes (\"roughly constant\": ≤ {TARGET_PER_GIB_SPREAD}).\n"
     );
-    let mut sizes: Vec<u32> = r.points.iter().map(|p| p.size_gib).collect();
-    sizes.dedup();
+    let sizes = pmem_sizes(r);
     let _ = write!(s, "| operation | memmap_on_memory | driver |");
     for z in &sizes {
         let _ = write!(s, " {z} GiB |");
@@ -179,7 +196,7 @@ pub fn markdown(r: &Results) -> String {
                     .map(|z| {
                         r.points
                             .iter()
-                            .find(|p| p.size_gib == *z && p.memmap_on_memory == memmap)
+                            .find(|p| p.pmem_gib() == Some(*z) && p.memmap_on_memory == memmap)
                             .and_then(|p| p.op(op))
                             .map_or(f64::NAN, |o| {
                                 if drv == "C" {
@@ -227,7 +244,7 @@ pub fn markdown(r: &Results) -> String {
         let get = |memmap: bool, drv: &str| {
             r.points
                 .iter()
-                .find(|p| p.size_gib == *z && p.memmap_on_memory == memmap)
+                .find(|p| p.pmem_gib() == Some(*z) && p.memmap_on_memory == memmap)
                 .and_then(|p| p.overhead_of(drv))
         };
         let cell = |o: Option<&Overhead>| {
@@ -255,22 +272,51 @@ pub fn markdown(r: &Results) -> String {
     }
 
     let _ = writeln!(s, "\n#### Module size (llvm-size-19)\n");
-    let _ = writeln!(s, "| kmem.ko | .text | .data | .rodata | text/data/bss (Berkeley) | .text in KUnit tests | .text without them |");
-    let _ = writeln!(s, "| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
+    let _ = writeln!(
+        s,
+        "The Rust module is measured as built (KUnit tests in, as in the test config) and \
+         rebuilt from the same rustc, ld and objtool commands with \
+         `CONFIG_DEV_DAX_KMEM_RUST_KUNIT_TEST` dropped from its configuration.\n"
+    );
+    let _ = writeln!(
+        s,
+        "| kmem.ko | .text | .data | .rodata | text/data/bss (Berkeley) | .text in KUnit tests |"
+    );
+    let _ = writeln!(s, "| --- | ---: | ---: | ---: | ---: | ---: |");
     for m in &r.modules {
         let _ = writeln!(
             s,
-            "| {} | {} | {} | {} | {}/{}/{} | {} | {} |",
+            "| {}{} | {} | {} | {} | {}/{}/{} | {} |",
             m.driver,
+            if m.without_kunit {
+                ", KUnit compiled out"
+            } else {
+                ""
+            },
             m.text_section,
             m.data_section,
             m.rodata_section,
             m.text,
             m.data,
             m.bss,
-            m.kunit_text,
-            m.text_section - m.kunit_text.min(m.text_section)
+            m.kunit_text
         );
+    }
+    for m in r
+        .modules
+        .iter()
+        .filter(|m| m.driver == "C" || m.without_kunit)
+    {
+        let _ = writeln!(
+            s,
+            "\nLargest text symbols of the {} module (`llvm-nm-19 -S -C --size-sort`):\n",
+            m.driver
+        );
+        let _ = writeln!(s, "| bytes | symbol |");
+        let _ = writeln!(s, "| ---: | --- |");
+        for (name, size) in &m.largest {
+            let _ = writeln!(s, "| {size} | `{}` |", name.replace('|', "\\|"));
+        }
     }
 
     targets::table(&mut s, r, &sizes);
@@ -280,7 +326,7 @@ pub fn markdown(r: &Results) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bench::guest::{parse_jsonl, Failure};
+    use crate::bench::guest::{parse_jsonl, Failure, Source};
     use crate::bench::results::point;
     use crate::bench::results::tests::op;
     use crate::bench::size::ModuleSize;
@@ -294,6 +340,10 @@ mod tests {
             .collect();
         let recs = parse_jsonl(&lines.join("\n")).unwrap();
         let r = Results {
+            clock: "icount".into(),
+            clocksource: "tsc".into(),
+            calibration: crate::bench::stats::summarize(&[100.0, 101.0]),
+            calibration_spread: 0.01,
             date: "2026-01-01T00:00:00Z".into(),
             commit: "abc".into(),
             kernel_release: "7.3.4+".into(),
@@ -308,9 +358,10 @@ mod tests {
             ref_reps: 0,
             order: "c,rust".into(),
             sizes_gib: vec![1, 16],
-            points: vec![point(1, true, &recs).unwrap()],
+            sources: vec![Source::Pmem(1), Source::Pmem(16)],
+            points: vec![point(Source::Pmem(1), true, &recs).unwrap()],
             failed: vec![Failure {
-                size_gib: 16,
+                source: Source::Pmem(16).label(),
                 reason: "guest RAM".into(),
                 log: "/x".into(),
             }],
@@ -334,11 +385,11 @@ mod tests {
         assert_eq!(back.points[0].ops[0].c, r.points[0].ops[0].c);
         assert_eq!(back.modules, r.modules);
         let md = markdown(&r);
-        assert!(md.contains("**16 GiB failed**: guest RAM"));
-        assert!(md.contains("| 1 GiB | on | bind to kmem"));
-        assert!(md.contains(
-            "2.00× (2000 / 1000 bytes; 1.40× without the built-in KUnit tests) | **missed** |"
-        ));
+        assert!(md.contains("**16 GiB pmem failed**: guest RAM"));
+        assert!(md.contains("| 1 GiB pmem | on | bind to kmem"));
+        assert!(md.contains("Clock: **icount**"));
+        assert!(md.contains("M instr"));
+        assert!(md.contains("2.00× (2000 / 1000 bytes, KUnit tests built in) | **missed** |"));
         assert!(ratio_misses(&r).is_empty());
     }
 }

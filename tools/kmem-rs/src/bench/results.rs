@@ -6,22 +6,42 @@ use anyhow::{bail, Result};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-use super::guest::{Failure, GuestRecord, OPS};
+use super::guest::{Failure, GuestRecord, Source, OPS};
 use super::size::ModuleSize;
-use super::stats::{dram_kib_per_gib, pair_ratios, summarize, used_kib_per_gib, Summary};
+use super::stats::{
+    dram_kib_per_gib, nan_f64, nan_vec, pair_ratios, summarize, used_kib_per_gib, Summary,
+};
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct OpStats {
     pub op: String,
     /// Milliseconds, timed iterations only (no warm-up).
+    #[serde(deserialize_with = "nan_vec")]
     pub c_ms: Vec<f64>,
+    #[serde(deserialize_with = "nan_vec")]
     pub rust_ms: Vec<f64>,
     pub c: Summary,
     pub rust: Summary,
     /// Rust/C of each pair.
     pub ratio: Summary,
+    #[serde(deserialize_with = "nan_f64")]
     pub c_ms_per_gib: f64,
+    #[serde(deserialize_with = "nan_f64")]
     pub rust_ms_per_gib: f64,
+    /// The writer thread's CPU time in the operation, ms: the time without
+    /// the waits (under icount, the instructions it ran, in millions).
+    #[serde(default)]
+    pub c_cpu: Summary,
+    #[serde(default)]
+    pub rust_cpu: Summary,
+    /// Rust/C of each pair's CPU time.
+    #[serde(default)]
+    pub cpu_ratio: Summary,
+    /// How often the writer slept in the operation.
+    #[serde(default)]
+    pub c_waits: Summary,
+    #[serde(default)]
+    pub rust_waits: Summary,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -45,10 +65,14 @@ pub struct Reference {
     /// Mean per-block online time of the first and of the last 10 blocks
     /// onlined (medians over the rounds): does onlining a block cost more
     /// as the zone grows?
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nan_f64")]
     pub first_blocks_ms: f64,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nan_f64")]
     pub last_blocks_ms: f64,
+    /// Per-block online time by position, first block onlined to last
+    /// (median over the rounds): the cost curve as the zone grows.
+    #[serde(default)]
+    pub block_curve_ms: Vec<f64>,
     /// Σ over blocks of `echo offline > memoryN/state`.
     pub offline_ms: Summary,
     /// kmem unbind of the offline blocks (remove_memory()).
@@ -57,7 +81,13 @@ pub struct Reference {
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Point {
-    pub size_gib: u32,
+    /// Where the memory came from.
+    pub source: Source,
+    /// GiB of device memory (1.5 for the HMEM device, 0.5 for CXL).
+    pub size_gib: f64,
+    /// Physical ranges of the device.
+    #[serde(default)]
+    pub ranges: usize,
     pub memmap_on_memory: bool,
     /// Bytes kmem really added ("System RAM (kmem)").
     pub added_bytes: u64,
@@ -69,6 +99,13 @@ pub struct Point {
 }
 
 impl Point {
+    /// GiB of a pmem point: the size axis of the per-size tables.
+    pub fn pmem_gib(&self) -> Option<u32> {
+        match self.source {
+            Source::Pmem(g) => Some(g),
+            _ => None,
+        }
+    }
     pub fn op(&self, op: &str) -> Option<&OpStats> {
         self.ops.iter().find(|o| o.op == op)
     }
@@ -79,6 +116,14 @@ impl Point {
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Results {
+    /// What guest time counted: "icount" (instructions) or "wall".
+    pub clock: String,
+    /// The guest's clocksource, and the busy loop timed to check the clock:
+    /// its spread across the boots and repeats (max/min − 1).
+    pub clocksource: String,
+    pub calibration: Summary,
+    #[serde(deserialize_with = "nan_f64")]
+    pub calibration_spread: f64,
     pub date: String,
     pub commit: String,
     pub kernel_release: String,
@@ -96,6 +141,9 @@ pub struct Results {
     #[serde(default)]
     pub order: String,
     pub sizes_gib: Vec<u32>,
+    /// Every boot's memory, in order; `raw/SLUG.jsonl` keeps its records.
+    #[serde(default)]
+    pub sources: Vec<Source>,
     pub points: Vec<Point>,
     pub failed: Vec<Failure>,
     pub modules: Vec<ModuleSize>,
@@ -107,7 +155,8 @@ fn ms(ns: u64) -> f64 {
 }
 
 /// The statistics of one boot's records for one memmap_on_memory setting.
-pub fn point(size_gib: u32, memmap: bool, recs: &[GuestRecord]) -> Result<Point> {
+pub fn point(source: Source, memmap: bool, recs: &[GuestRecord]) -> Result<Point> {
+    let what = source.label();
     let m = u32::from(memmap);
     let guest = recs.iter().find(|r| r.kind == "guest");
     let timed: Vec<&GuestRecord> = recs
@@ -125,19 +174,25 @@ pub fn point(size_gib: u32, memmap: bool, recs: &[GuestRecord]) -> Result<Point>
     // Only complete pairs count, so that ratios pair up.
     let pairs: Vec<u32> = c.keys().filter(|p| rust.contains_key(p)).copied().collect();
     if pairs.is_empty() {
-        bail!("{size_gib} GiB, memmap_on_memory={m}: no complete C/Rust pair");
+        bail!("{what}, memmap_on_memory={m}: no complete C/Rust pair");
     }
     let added = timed.iter().find_map(|r| r.kmem_bytes).unwrap_or(0);
     let gib = added as f64 / (1u64 << 30) as f64;
     let mut ops = Vec::new();
     for op in OPS {
-        let get = |side: &BTreeMap<u32, &GuestRecord>| -> Vec<f64> {
+        let col = |side: &BTreeMap<u32, &GuestRecord>,
+                   f: &dyn Fn(&GuestRecord) -> Option<f64>|
+         -> Vec<f64> {
             pairs
                 .iter()
-                .map(|p| side[p].op_ns(op).map(ms).unwrap_or(f64::NAN))
+                .map(|p| f(side[p]).unwrap_or(f64::NAN))
                 .collect()
         };
-        let (cv, rv) = (get(&c), get(&rust));
+        let time = |r: &GuestRecord| r.op_ns(op).map(ms);
+        let cpu = |r: &GuestRecord| r.op_cpu_ns(op).map(ms);
+        let waits = |r: &GuestRecord| r.op_waits(op).map(|w| w as f64);
+        let (cv, rv) = (col(&c, &time), col(&rust, &time));
+        let (ccpu, rcpu) = (col(&c, &cpu), col(&rust, &cpu));
         // Records from before an operation was timed do not have it.
         if cv.iter().chain(&rv).all(|x| x.is_nan()) {
             continue;
@@ -152,6 +207,11 @@ pub fn point(size_gib: u32, memmap: bool, recs: &[GuestRecord]) -> Result<Point>
             rust_ms: rv,
             c: cs,
             rust: rs,
+            cpu_ratio: summarize(&pair_ratios(&ccpu, &rcpu)),
+            c_cpu: summarize(&ccpu),
+            rust_cpu: summarize(&rcpu),
+            c_waits: summarize(&col(&c, &waits)),
+            rust_waits: summarize(&col(&rust, &waits)),
         });
     }
     let mut overhead = Vec::new();
@@ -194,8 +254,14 @@ pub fn point(size_gib: u32, memmap: bool, recs: &[GuestRecord]) -> Result<Point>
                 .collect();
             summarize(&v).median
         };
+        let rounds: Vec<&Vec<u64>> = refs.iter().map(|r| &r.block_online_ns).collect();
+        let len = rounds.iter().map(|b| b.len()).min().unwrap_or(0);
+        let block_curve_ms = (0..len)
+            .map(|i| summarize(&rounds.iter().map(|b| ms(b[i])).collect::<Vec<_>>()).median)
+            .collect();
         Reference {
             n: refs.len(),
+            block_curve_ms,
             first_blocks_ms: ends(false),
             last_blocks_ms: ends(true),
             add_ms: col(&|r| r.add_ns),
@@ -206,7 +272,9 @@ pub fn point(size_gib: u32, memmap: bool, recs: &[GuestRecord]) -> Result<Point>
         }
     });
     Ok(Point {
-        size_gib,
+        source,
+        size_gib: source.size_gib(),
+        ranges: guest.map_or(0, |g| g.ranges.len()),
         memmap_on_memory: memmap,
         added_bytes: added,
         blocks: guest.and_then(|g| g.blocks).unwrap_or(0),
@@ -257,7 +325,7 @@ pub(super) mod tests {
             r#"{"kind": "ref", "driver": "c", "memmap": 0, "add_ns": 1000000, "block_online_ns": [1000000, 3000000], "online_ns": 4000000, "offline_ns": 5000000, "remove_ns": 600000, "rep": 0}"#.into(),
         );
         let recs = parse_jsonl(&lines.join("\n")).unwrap();
-        let p = point(1, false, &recs).unwrap();
+        let p = point(Source::Pmem(1), false, &recs).unwrap();
         assert_eq!(p.blocks, 8);
         let bind = p.op("bind").unwrap();
         assert_eq!(bind.c_ms, vec![10.0, 20.0, 30.0]);
@@ -273,8 +341,9 @@ pub(super) mod tests {
         assert_eq!(rf.online_ms.median, 4.0);
         assert_eq!(rf.block_online_ms.median, 2.0);
         assert_eq!((rf.first_blocks_ms, rf.last_blocks_ms), (2.0, 2.0));
+        assert_eq!(rf.block_curve_ms, [1.0, 3.0]);
         // No memmap_on_memory=1 records: that point does not exist.
-        assert!(point(1, true, &recs).is_err());
+        assert!(point(Source::Pmem(1), true, &recs).is_err());
         // Records without the warm unbind (older runs) leave that operation out.
         assert!(p.op("unbind").is_some() && p.op("unbind_warm").is_none());
         let warm = |l: &String, ns: u64| {
@@ -290,7 +359,12 @@ pub(super) mod tests {
                 warm(l, if rust { 400_000 } else { 200_000 })
             })
             .collect();
-        let p = point(1, false, &parse_jsonl(&lines.join("\n")).unwrap()).unwrap();
+        let p = point(
+            Source::Pmem(1),
+            false,
+            &parse_jsonl(&lines.join("\n")).unwrap(),
+        )
+        .unwrap();
         let w = p.op("unbind_warm").unwrap();
         assert_eq!((w.c.median, w.rust.median, w.ratio.median), (0.2, 0.4, 2.0));
     }

@@ -2,18 +2,37 @@
 //! The bench statistics: quantiles and summaries of a sample, pair-by-pair
 //! Rust/C ratios, the spread across sizes, and the DRAM cost per GiB added.
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 
 use super::guest::MemInfo;
+
+/// JSON has no NaN: serde_json writes a missing figure (NaN) as `null`,
+/// and these read it back as NaN.
+pub fn nan_f64<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
+}
+
+/// [`nan_f64`] for each value of a list.
+pub fn nan_vec<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<f64>, D::Error> {
+    Ok(Vec::<Option<f64>>::deserialize(d)?
+        .into_iter()
+        .map(|x| x.unwrap_or(f64::NAN))
+        .collect())
+}
 
 /// Median, quartiles and range of a sample.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Summary {
     pub n: usize,
+    #[serde(deserialize_with = "nan_f64")]
     pub median: f64,
+    #[serde(deserialize_with = "nan_f64")]
     pub p25: f64,
+    #[serde(deserialize_with = "nan_f64")]
     pub p75: f64,
+    #[serde(deserialize_with = "nan_f64")]
     pub min: f64,
+    #[serde(deserialize_with = "nan_f64")]
     pub max: f64,
 }
 

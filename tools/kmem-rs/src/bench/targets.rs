@@ -6,10 +6,12 @@ use std::fmt::Write as _;
 
 use super::guest::OPS;
 use super::results::Results;
-use super::stats::spread;
+use super::stats::{spread, Summary};
 
-/// Issue #7's targets.
+/// Issue #7's targets; the Rust/C target of issue #15 for the icount clock,
+/// which measures instructions, not host time.
 pub const TARGET_RATIO: f64 = 1.02;
+pub const TARGET_RATIO_ICOUNT: f64 = 1.01;
 pub const TARGET_TEXT_RATIO: f64 = 1.5;
 pub const TARGET_MEMMAP_OVERHEAD: f64 = 0.01;
 /// "Roughly constant" time per GiB: the largest over the smallest ms/GiB of
@@ -17,6 +19,79 @@ pub const TARGET_MEMMAP_OVERHEAD: f64 = 0.01;
 pub const TARGET_PER_GIB_SPREAD: f64 = 1.25;
 
 // --- cell formatting -----------------------------------------------------------
+
+fn icount(r: &Results) -> bool {
+    r.clock == "icount"
+}
+
+/// The Rust/C target of the run's clock.
+pub fn target_ratio(r: &Results) -> f64 {
+    if icount(r) {
+        TARGET_RATIO_ICOUNT
+    } else {
+        TARGET_RATIO
+    }
+}
+
+/// The unit of the run's times: under icount a guest millisecond is a
+/// million instructions.
+pub fn unit(r: &Results) -> &'static str {
+    if icount(r) {
+        "M instr"
+    } else {
+        "ms"
+    }
+}
+
+/// What the run's clock measured, for the report.
+pub fn clock_text(r: &Results) -> String {
+    if icount(r) {
+        format!(
+            "Clock: **icount**. QEMU ran with `-icount shift=0,align=off,sleep=off`: guest time \
+             advances 1 ns per instruction executed, so a time is an instruction count, free of \
+             the host's load and of TCG's translation time (a wait with every vCPU idle jumps \
+             to the next timer instead). Guest clocksource `{}`; a fixed busy loop took \
+             {} [{}–{}] ns over {} runs in all boots, a spread of {:.3}%.",
+            r.clocksource,
+            f0(r.calibration.median),
+            f0(r.calibration.min),
+            f0(r.calibration.max),
+            r.calibration.n,
+            r.calibration_spread * 100.0
+        )
+    } else {
+        format!(
+            "Clock: **wall**. Host time as TCG gives it: translation and the host's load \
+             included. Guest clocksource `{}`; a fixed busy loop took {} [{}–{}] ns over {} \
+             runs in all boots.",
+            r.clocksource,
+            f0(r.calibration.median),
+            f0(r.calibration.min),
+            f0(r.calibration.max),
+            r.calibration.n
+        )
+    }
+}
+
+pub fn f0(x: f64) -> String {
+    if x.is_finite() {
+        format!("{x:.0}")
+    } else {
+        "–".into()
+    }
+}
+
+/// The spread of a sample, max − min, as a share of its median.
+pub fn pct(s: &Summary) -> String {
+    let p = (s.max - s.min) / s.median * 100.0;
+    if !p.is_finite() {
+        "–".into()
+    } else if p < 0.1 {
+        format!("{p:.3}%")
+    } else {
+        format!("{p:.1}%")
+    }
+}
 
 pub fn verdict(ok: bool) -> &'static str {
     if ok {
@@ -63,11 +138,11 @@ pub fn ratio_misses(r: &Results) -> Vec<String> {
     let mut out = Vec::new();
     for p in &r.points {
         for o in &p.ops {
-            if o.ratio.median.is_nan() || o.ratio.median > TARGET_RATIO {
+            if o.ratio.median.is_nan() || o.ratio.median > target_ratio(r) {
                 out.push(format!(
-                    "{} {} GiB memmap {}: {}",
+                    "{} {} memmap {}: {}",
                     o.op,
-                    p.size_gib,
+                    p.source.label(),
                     onoff(p.memmap_on_memory),
                     f3(o.ratio.median)
                 ));
@@ -92,10 +167,11 @@ pub fn table(s: &mut String, r: &Results, sizes: &[u32]) {
         let misses = ratio_misses(r);
         let _ = writeln!(
             s,
-            "| Rust/C median ratio ≤ {TARGET_RATIO}, every operation and size | worst {} ({} at {} GiB, memmap {}); {} of {} points above | {} |",
+            "| Rust/C median ratio ≤ {}, every operation and device | worst {} ({} on {}, memmap {}); {} of {} points above | {} |",
+            target_ratio(r),
             f3(o.ratio.median),
             o.op,
-            p.size_gib,
+            p.source.label(),
             onoff(p.memmap_on_memory),
             misses.len(),
             r.points.len() * OPS.len(),
@@ -155,7 +231,7 @@ pub fn table(s: &mut String, r: &Results, sizes: &[u32]) {
             let get = |memmap: bool| {
                 r.points
                     .iter()
-                    .find(|p| p.size_gib == *z && p.memmap_on_memory == memmap)
+                    .find(|p| p.pmem_gib() == Some(*z) && p.memmap_on_memory == memmap)
                     .and_then(|p| p.overhead_of("c"))
                     .map(|o| o.used_kib_per_gib.median)
             };
@@ -172,13 +248,23 @@ pub fn table(s: &mut String, r: &Results, sizes: &[u32]) {
             verdict(worst.1 <= TARGET_MEMMAP_OVERHEAD)
         );
     }
-    if let [c, rust] = &r.modules[..] {
+    let c = r.modules.iter().find(|m| m.driver == "C");
+    // The module rebuilt without its KUnit tests, else the one measured.
+    let rust = r
+        .modules
+        .iter()
+        .filter(|m| m.driver == "Rust")
+        .max_by_key(|m| m.without_kunit);
+    if let (Some(c), Some(rust)) = (c, rust) {
         let ratio = rust.text_section as f64 / c.text_section as f64;
-        let no_tests = (rust.text_section - rust.kunit_text.min(rust.text_section)) as f64
-            / c.text_section as f64;
+        let how = if rust.without_kunit {
+            "KUnit tests compiled out"
+        } else {
+            "KUnit tests built in"
+        };
         let _ = writeln!(
             s,
-            "| Rust `kmem.ko` .text ≤ {TARGET_TEXT_RATIO}× C | {ratio:.2}× ({} / {} bytes; {no_tests:.2}× without the built-in KUnit tests) | {} |",
+            "| Rust `kmem.ko` .text ≤ {TARGET_TEXT_RATIO}× C | {ratio:.2}× ({} / {} bytes, {how}) | {} |",
             rust.text_section,
             c.text_section,
             verdict(ratio <= TARGET_TEXT_RATIO)
