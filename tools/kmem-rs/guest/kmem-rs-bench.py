@@ -348,6 +348,72 @@ def iteration(module, driver, memmap, blocks):
     return rec
 
 
+TRACING = "/sys/kernel/tracing"
+# Where each traced operation enters the kernel's common code, and how deep
+# its function graph goes (0: all the way).
+TRACE_POINTS = {
+    "bind": ("really_probe", 6),
+    "unplug": ("dev_attr_store", 6),
+    "online": ("dev_attr_store", 6),
+    "unbind": ("device_release_driver_internal", 0),
+}
+
+
+def tracer_setup(entry, depth):
+    """Function graph from `entry` down to `depth` for this process only,
+    with its sleeps (sched_switch away from it, with the stack)."""
+    if not os.path.exists(f"{TRACING}/trace"):
+        sh("mount", "-t", "tracefs", "nodev", TRACING)
+    write(f"{TRACING}/tracing_on", "0")
+    write(f"{TRACING}/current_tracer", "nop")
+    write(f"{TRACING}/trace", "")
+    write(f"{TRACING}/buffer_size_kb", "16384")
+    write(f"{TRACING}/set_ftrace_pid", str(os.getpid()))
+    write(f"{TRACING}/set_graph_function", entry)
+    write(f"{TRACING}/max_graph_depth", str(depth))
+    write(f"{TRACING}/events/sched/sched_switch/filter", f"prev_pid == {os.getpid()}")
+    write(f"{TRACING}/events/sched/sched_switch/trigger", "stacktrace")
+    write(f"{TRACING}/events/sched/sched_switch/enable", "1")
+    write(f"{TRACING}/current_tracer", "function_graph")
+
+
+def tracer_collect(path):
+    write(f"{TRACING}/tracing_on", "0")
+    with open(f"{TRACING}/trace") as f, open(path, "w") as out:
+        out.write(f.read())
+    write(f"{TRACING}/events/sched/sched_switch/enable", "0")
+    try:
+        write(f"{TRACING}/events/sched/sched_switch/trigger", "!stacktrace")
+    except BenchError:
+        pass
+    write(f"{TRACING}/current_tracer", "nop")
+
+
+def traced(op, outdir, driver, fn):
+    """Runs fn (one timed write) with the tracer on; keeps the trace."""
+    entry, depth = TRACE_POINTS[op]
+    tracer_setup(entry, depth)
+    write(f"{TRACING}/tracing_on", "1")
+    t = fn()
+    tracer_collect(os.path.join(outdir, f"{op}-{driver}.txt"))
+    log(f"trace {op} {driver}: {t.ns} ns, {t.waits} sleeps -> {op}-{driver}.txt")
+
+
+def trace_round(module, driver, blocks, outdir):
+    """One round of the timed operations, each traced on its own."""
+    load(module)
+    write(f"{DAX_DEV}/memmap_on_memory", "0")
+    write(f"{DRIVERS}/device_dax/unbind", DAX)
+    write(AOB, "online_movable")
+    traced("bind", outdir, driver, lambda: timed_write(f"{DRIVERS}/kmem/new_id", DAX))
+    expect(count_online(blocks) == len(blocks), "bind left blocks offline")
+    traced("unplug", outdir, driver, lambda: timed_write(f"{DAX_DEV}/state", "unplugged"))
+    traced("online", outdir, driver, lambda: timed_write(f"{DAX_DEV}/state", "online_movable"))
+    write(f"{DAX_DEV}/state", "unplugged")
+    traced("unbind", outdir, driver, lambda: timed_write(f"{DRIVERS}/kmem/unbind", DAX))
+    to_device_dax()
+
+
 def reference(module, driver, memmap, blocks):
     """Core only: bind with policy offline (kmem adds the memory, onlines
     nothing), then online and offline each memoryN by its state file."""
@@ -390,6 +456,9 @@ def main():
     ap.add_argument("--clock", default="wall", choices=["icount", "wall"],
                     help="what the host says QEMU's clock is")
     ap.add_argument("--dax", default=DAX, help="the dax device to hotplug")
+    ap.add_argument("--trace", action="store_true",
+                    help="instead of the rounds, trace each operation once per driver "
+                    "(a kernel with function-graph tracing: the trace config variant)")
     ap.add_argument("--make-ranges", default="",
                     help="OFF:SIZE,... in MiB: first give the empty device these ranges")
     a = ap.parse_args()
@@ -445,6 +514,18 @@ def main():
     log(f"# clock {a.clock}, clocksource {facts['clocksource']}: busy loop "
         f"{min(cal)}-{max(cal)} ns ({(max(cal) - min(cal)) / min(cal):.2%} spread)")
     memmaps = [int(m) for m in a.memmap.split(",") if m != ""]
+    if a.trace:
+        try:
+            # An untraced round first, so that both drivers' code has run once.
+            for drv, mod in modules:
+                iteration(mod, drv, 0, blocks)
+            for drv, mod in modules:
+                trace_round(mod, drv, blocks, a.out)
+        except BenchError as e:
+            log(f"kmem-rs-bench: {e} (driver {loaded})")
+            return 1
+        log("kmem-rs-bench: done")
+        return 0
     try:
         for memmap in memmaps:
             for w in range(a.warmup):

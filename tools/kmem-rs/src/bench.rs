@@ -26,6 +26,7 @@ mod report;
 mod results;
 mod size;
 mod stats;
+mod summary;
 mod targets;
 
 use crate::build::{Driver, Kernel};
@@ -35,7 +36,7 @@ use crate::run::{capture, command};
 use crate::vm;
 
 pub use guest::Clock;
-use guest::{order, run_source, Failure, Rounds, Source};
+use guest::{order, run_source, Boot, Failure, Rounds, Source};
 use report::markdown;
 use results::{point, Results};
 use size::module_size;
@@ -43,6 +44,8 @@ use stats::summarize;
 
 /// Where results are kept, relative to the repository root.
 pub const RESULTS_DIR: &str = "tools/kmem-rs/bench-results";
+/// The cover letter's table (`@BENCH@`), in the results directory.
+pub const SUMMARY: &str = "bench-summary.txt";
 /// Config options worth quoting next to the results.
 const KEY_OPTIONS: &[&str] = &[
     "CONFIG_MEMORY_HOTPLUG",
@@ -186,6 +189,7 @@ pub fn run(ctx: &Ctx, kernel: &Kernel, opts: &Options) -> Result<()> {
         warmup: opts.warmup,
         ref_reps: opts.ref_reps,
         clock: opts.clock,
+        trace: false,
     };
     let mut points = Vec::new();
     let mut failed = Vec::new();
@@ -193,7 +197,7 @@ pub fn run(ctx: &Ctx, kernel: &Kernel, opts: &Options) -> Result<()> {
     for &source in &sources {
         println!("  ── {} ({} clock)", source.label(), opts.clock.name());
         match run_source(ctx, kernel, accel, source, rounds) {
-            Ok((recs, text)) => {
+            Ok(Boot { recs, text, .. }) => {
                 fs::write(raw.join(format!("{}.jsonl", source.slug())), text)?;
                 if let Some(g) = recs.iter().find(|r| r.kind == "guest") {
                     guests.push(g.clone());
@@ -261,7 +265,7 @@ pub fn run(ctx: &Ctx, kernel: &Kernel, opts: &Options) -> Result<()> {
         modules,
         seconds: started.elapsed().as_secs_f64(),
     };
-    write(&dir, &results)?;
+    write(ctx, &dir, &results)?;
     println!(
         "==> bench done in {:.0} s; results in {}",
         results.seconds,
@@ -288,9 +292,20 @@ fn modules(ctx: &Ctx, kernel: &Kernel) -> Result<Vec<size::ModuleSize>> {
     Ok(modules)
 }
 
-/// Writes bench.json, bench.md and the plots into `dir`, and prints the table.
-fn write(dir: &std::path::Path, results: &Results) -> Result<()> {
+/// Writes bench.json, bench.md, the cover letter's summary and the plots
+/// into `dir`, and prints the table. Results in the repository's own
+/// results directory also update README's bench block.
+fn write(ctx: &Ctx, dir: &std::path::Path, results: &Results) -> Result<()> {
     fs::create_dir_all(dir)?;
+    fs::write(dir.join(SUMMARY), summary::cover_text(results))?;
+    if dir == ctx.repo.join(RESULTS_DIR) {
+        let path = ctx.repo.join("README.md");
+        let readme = fs::read_to_string(&path)?;
+        fs::write(
+            &path,
+            summary::replace_block(&readme, &summary::readme_block(results))?,
+        )?;
+    }
     let json = serde_json::to_string_pretty(results)?;
     fs::write(dir.join("bench.json"), json + "\n")?;
     let md = markdown(results);
@@ -345,5 +360,53 @@ pub fn render(ctx: &Ctx, kernel: &Kernel, dir: Option<PathBuf>) -> Result<()> {
     if !points.is_empty() {
         r.points = points;
     }
-    write(&dir, &r)
+    write(ctx, &dir, &r)
+}
+
+/// Traces each operation once per driver on the first pmem size (a kernel
+/// with function-graph tracing: `cargo kmem --variant trace bench --trace`)
+/// and keeps the traces in `trace/` of the results directory.
+pub fn trace(ctx: &Ctx, kernel: &Kernel, opts: &Options) -> Result<()> {
+    let config = fs::read_to_string(kernel.dir.join(".config"))?;
+    if !kconfig::parse(&config).contains_key("CONFIG_FUNCTION_GRAPH_TRACER") {
+        bail!(
+            "{} has no function-graph tracer: run `cargo kmem --variant trace bench --trace`",
+            kernel.dir.display()
+        );
+    }
+    let size = *opts.sizes.first().context("--sizes is empty")?;
+    let accel = vm::accel(ctx, kernel)?;
+    let rounds = Rounds {
+        pairs: 1,
+        warmup: 0,
+        ref_reps: 0,
+        clock: opts.clock,
+        trace: true,
+    };
+    let boot = run_source(ctx, kernel, accel, Source::Pmem(size), rounds)
+        .map_err(|f| anyhow::anyhow!("the trace boot failed: {} (log {})", f.reason, f.log))?;
+    let dir = opts
+        .out
+        .clone()
+        .unwrap_or_else(|| ctx.repo.join(RESULTS_DIR))
+        .join("trace");
+    fs::create_dir_all(&dir)?;
+    let mut n = 0;
+    for e in fs::read_dir(&boot.out)? {
+        let path = e?.path();
+        let name = path
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .to_string();
+        if name.ends_with("-c.txt") || name.ends_with("-rust.txt") {
+            fs::copy(&path, dir.join(&name))?;
+            n += 1;
+        }
+    }
+    if n == 0 {
+        bail!("the trace boot left no traces in {}", boot.out.display());
+    }
+    println!("==> {n} traces in {}", dir.display());
+    Ok(())
 }

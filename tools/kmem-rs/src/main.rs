@@ -183,6 +183,10 @@ enum Cmd {
         /// their raw guest records and the (same) build's module sizes.
         #[arg(long)]
         render: bool,
+        /// Trace each operation once per driver instead (function graph and
+        /// sleeps; needs `--variant trace`); traces go to OUT/trace/.
+        #[arg(long)]
+        trace: bool,
     },
 }
 
@@ -325,6 +329,7 @@ fn real_main(cli: Cli) -> Result<()> {
             out,
             no_build,
             render,
+            trace,
         } => {
             let kernel = ensure_built(&ctx, no_build || render)?;
             if render {
@@ -339,6 +344,9 @@ fn real_main(cli: Cli) -> Result<()> {
                 ref_reps,
                 out,
             };
+            if trace {
+                return bench::trace(&ctx, &kernel, &opts);
+            }
             bench::run(&ctx, &kernel, &opts)
         }
     }

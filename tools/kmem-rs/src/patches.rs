@@ -415,8 +415,9 @@ fn recipients(
 }
 
 /// Writes the cover letter's subject and blurb from the template of series
-/// `s`, with the recorded test matrix (`@TEST_MATRIX@`) and the series it
-/// is based on (`@BASED_ON@`), and pins its date to the series date.
+/// `s`, with the recorded test matrix (`@TEST_MATRIX@`), the benchmark
+/// summary (`@BENCH@`) and the series it is based on (`@BASED_ON@`), and
+/// pins its date to the series date.
 fn fill_cover_letter(series: &Series, s: usize, cover: &Path) -> Result<()> {
     let name = series.postings[s]
         .cover_letter
@@ -441,6 +442,16 @@ fn fill_cover_letter(series: &Series, s: usize, cover: &Path) -> Result<()> {
             )
         })?;
         blurb = blurb.replace("@TEST_MATRIX@", matrix.trim_end());
+    }
+    if blurb.contains("@BENCH@") {
+        let rel = series
+            .bench
+            .as_deref()
+            .context("a cover letter quotes @BENCH@, but series.toml names no `bench` file")?;
+        let path = series.dir.join(rel);
+        let table = fs::read_to_string(&path)
+            .with_context(|| format!("cannot read {}: run `cargo kmem bench`", path.display()))?;
+        blurb = blurb.replace("@BENCH@", table.trim_end());
     }
     if blurb.contains("@BASED_ON@") {
         let mut list = String::new();

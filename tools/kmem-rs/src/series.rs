@@ -44,6 +44,10 @@ pub struct Series {
     pub date: String,
     /// The test matrix cover letters quote as `@TEST_MATRIX@`.
     pub test_matrix: String,
+    /// The benchmark summary cover letters quote as `@BENCH@`, relative to
+    /// the series directory.
+    #[serde(default)]
+    pub bench: Option<String>,
     pub identity: Identity,
     /// The series, in the order they are stacked on the base.
     #[serde(rename = "series")]

@@ -212,16 +212,21 @@ fn leak(s: String) -> &'static str {
 }
 
 /// A guest with `size_gib` of pmem: node 0 keeps 2 GiB and the CPUs, node 1
-/// gets the pmem plus 2 GiB of RAM. Guest RAM above 4 GiB starts at 4 GiB
-/// after the PCI hole (1 GiB of node 1 stays below it), so node 1 ends at
-/// 5 GiB + size and the pmem fits exactly at 5 GiB.
+/// gets 2 GiB of RAM and then the pmem. QEMU's q35 puts the first 2 GiB
+/// below 4 GiB (node 0) and the rest from 4 GiB up, so node 1 is RAM at
+/// 4-6 GiB and the pmem from 6 GiB. The pmem goes last so that the highest
+/// RAM address stays at 6 GiB: x86 picks 2 GiB memory blocks instead of
+/// 128 MiB ones when boot RAM ends at or above 64 GiB
+/// (`probe_memory_block_size()`), and the per-block curve would lose its
+/// resolution. 6 GiB is 2 GiB-aligned, so no size loses memory to
+/// alignment either.
 pub fn topology(size_gib: u32) -> Topology {
     let numa: Vec<&'static str> = vec!["2G,cpus=0-1", leak(format!("{}G", size_gib + 2))];
     Topology {
         cpus: vm::TOPOLOGY.cpus,
         memory: leak(format!("{}G", size_gib + 4)),
         numa: Box::leak(numa.into_boxed_slice()),
-        pmem: leak(format!("memmap={size_gib}G!5G")),
+        pmem: leak(format!("memmap={size_gib}G!6G")),
     }
 }
 
@@ -244,6 +249,16 @@ pub struct Rounds {
     pub warmup: u32,
     pub ref_reps: u32,
     pub clock: Clock,
+    /// Instead of the rounds, trace each operation once per driver.
+    pub trace: bool,
+}
+
+/// What a boot brought back: its records, as parsed and as written, and
+/// its run directory (the traces of a trace boot).
+pub struct Boot {
+    pub recs: Vec<GuestRecord>,
+    pub text: String,
+    pub out: std::path::PathBuf,
 }
 
 /// Boots one guest with the memory of `source` and returns its records, or
@@ -254,7 +269,7 @@ pub fn run_source(
     accel: vm::Accel,
     source: Source,
     rounds: Rounds,
-) -> std::result::Result<(Vec<GuestRecord>, String), Failure> {
+) -> std::result::Result<Boot, Failure> {
     let fail = |reason: String, log: &Path| Failure {
         source: source.label(),
         reason,
@@ -275,6 +290,9 @@ pub fn run_source(
         order(),
         rounds.clock.name(),
     );
+    if rounds.trace {
+        cmd.push_str(" --trace");
+    }
     let mut append = vec!["memory_hotplug.memmap_on_memory=1".to_string()];
     if source == Source::Hmem {
         // An idle region: its seed device starts empty, for `mapping`.
@@ -326,7 +344,7 @@ pub fn run_source(
     }
     let text = fs::read_to_string(out.join("bench.jsonl")).unwrap_or_default();
     let recs = parse_jsonl(&text).map_err(|e| fail(format!("{e:#}"), &out.join("bench.jsonl")))?;
-    Ok((recs, text))
+    Ok(Boot { recs, text, out })
 }
 
 #[cfg(test)]
@@ -338,7 +356,7 @@ mod tests {
         let t = topology(16);
         assert_eq!(t.memory, "20G");
         assert_eq!(t.numa, ["2G,cpus=0-1", "18G"]);
-        assert_eq!(t.pmem, "memmap=16G!5G");
+        assert_eq!(t.pmem, "memmap=16G!6G");
         // Unlike the test platforms' memory-only node 1, the benchmark's
         // node 1 keeps 2 GiB of RAM from boot (the v1 figures' shape).
         assert_eq!(topology(2).cpus, vm::TOPOLOGY.cpus);
