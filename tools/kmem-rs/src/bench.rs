@@ -238,6 +238,11 @@ pub fn run(ctx: &Ctx, kernel: &Kernel, opts: &Options) -> Result<()> {
         clock: opts.clock.name().into(),
         clocksource: first.clocksource.clone().unwrap_or_default(),
         calibration_spread: calibration.max / calibration.min - 1.0,
+        cpu_overhead_ns: first
+            .extra
+            .get("cpu_overhead_ns")
+            .and_then(serde_json::Value::as_u64)
+            .unwrap_or(0),
         calibration,
         date: now_utc(),
         commit: capture(

@@ -43,6 +43,17 @@ impl Clock {
         }
     }
 
+    /// vCPUs of the guest: one under icount, where every vCPU's
+    /// instructions advance the one clock, so that another vCPU's work
+    /// (kworkers, RCU, timers) cannot land in an operation's figures; the
+    /// test platforms' two otherwise.
+    pub fn cpus(self) -> u32 {
+        match self {
+            Clock::Icount => 1,
+            Clock::Wall => vm::TOPOLOGY.cpus,
+        }
+    }
+
     /// QEMU options of this clock: with `align=off` the guest does not wait
     /// for the host to catch up, with `sleep=off` an idle guest jumps to its
     /// next timer instead of waiting for it in host time.
@@ -94,12 +105,42 @@ impl Source {
         }
     }
 
-    fn platform(self) -> Platform {
-        match self {
+    /// The machine of this source with `cpus` vCPUs, all in node 0.
+    fn platform(self, cpus: u32) -> Platform {
+        let mut p = match self {
             Source::Pmem(g) => vm::pmem_shaped(topology(g)),
             Source::Hmem => *vm::platform_of(PlatformKind::Hmem),
             Source::Cxl => *vm::platform_of(PlatformKind::Cxl),
-        }
+        };
+        p.topology = with_cpus(p.topology, cpus);
+        p
+    }
+}
+
+/// `topo` with `cpus` vCPUs, all in its first node (the CPUs' node in
+/// every platform).
+pub fn with_cpus(topo: Topology, cpus: u32) -> Topology {
+    let first = format!("cpus=0-{}", topo.cpus - 1);
+    let want = if cpus == 1 {
+        "cpus=0".to_string()
+    } else {
+        format!("cpus=0-{}", cpus - 1)
+    };
+    let numa: Vec<&'static str> = topo
+        .numa
+        .iter()
+        .map(|n| {
+            if n.contains(&first) {
+                leak(n.replace(&first, &want))
+            } else {
+                *n
+            }
+        })
+        .collect();
+    Topology {
+        cpus,
+        numa: Box::leak(numa.into_boxed_slice()),
+        ..topo
     }
 }
 
@@ -320,7 +361,7 @@ pub fn run_source(
         qemu_opts: rounds.clock.qemu_opts(),
     }
     .run_relayed_platform(
-        &source.platform(),
+        &source.platform(rounds.clock.cpus()),
         ctx,
         kernel,
         accel,
@@ -369,9 +410,15 @@ mod tests {
             ["-icount", "shift=0,align=off,sleep=off"]
         );
         assert!(Clock::Wall.qemu_opts().is_empty());
-        assert_eq!(Source::Pmem(64).platform().topology.memory, "68G");
-        assert_eq!(Source::Hmem.platform().kind, PlatformKind::Hmem);
-        assert!(Source::Cxl.platform().pinned_qemu);
+        assert_eq!(Source::Pmem(64).platform(2).topology.memory, "68G");
+        assert_eq!(Source::Hmem.platform(2).kind, PlatformKind::Hmem);
+        assert!(Source::Cxl.platform(2).pinned_qemu);
+        let one = Source::Hmem.platform(Clock::Icount.cpus()).topology;
+        assert_eq!(
+            (one.cpus, one.numa),
+            (1, &["2G,cpus=0", "2G,initiator=0"][..])
+        );
+        assert_eq!(Source::Pmem(1).platform(2).topology.numa[0], "2G,cpus=0-1");
         // The HMEM ranges are whole 128 MiB blocks inside the 2 GiB node,
         // apart from each other, and add up to the size the tables show.
         let mut end = 0;

@@ -7,7 +7,7 @@ use super::guest::OPS;
 use super::results::{Overhead, Results};
 use super::stats::spread;
 use super::targets::{
-    self, clock_text, f0, f1, f2, f3, onoff, pct, target_ratio, unit, verdict,
+    self, amount, clock_text, f0, f1, f2, f3, judged, onoff, pct, target_ratio, verdict,
     TARGET_MEMMAP_OVERHEAD, TARGET_PER_GIB_SPREAD,
 };
 
@@ -34,7 +34,7 @@ pub fn markdown(r: &Results) -> String {
     let _ = writeln!(
         s,
         "Kernel {} (config sha256 {}…; `MEMORY_HOTPLUG={}`, `MHP_MEMMAP_ON_MEMORY={}`, `KUNIT={}`), \
-         host {} ({} cores, {} GiB), {} guest with 2 vCPUs; commit {}. \
+         host {} ({} cores, {} GiB), {} guest; commit {}. \
          {} C/Rust pairs per point, alternating {}…, one `kmem.ko` loaded at a time, \
          after {} warm-up pair(s); times are CLOCK_MONOTONIC around the one write(2) in the guest. \
          Whole run: {:.0} s.\n",
@@ -84,20 +84,27 @@ pub fn markdown(r: &Results) -> String {
     }
     let _ = writeln!(s);
 
-    let unit = unit(r);
     let target = target_ratio(r);
     let _ = writeln!(s, "#### Cost per operation\n");
     let _ = writeln!(s, "{}\n", clock_text(r));
     let _ = writeln!(
         s,
-        "Median {unit} over the pairs, ± the spread (max − min) as a share of it; Rust/C is the \
-         median of the pair-by-pair ratios [min–max]; target ≤ {target}. CPU is the writer \
-         thread's own CPU time (CLOCK_THREAD_CPUTIME_ID): the operation without its waits; \
-         sleeps are the writer's voluntary context switches in it (median).\n"
+        "Per operation, medians over the pairs. **Work** is the writer thread's own CPU time \
+         (CLOCK_THREAD_CPUTIME_ID around the write): under icount the instructions it ran, \
+         without its waits. **Elapsed** is CLOCK_MONOTONIC around the write: the work plus \
+         the waits, which under icount jump to the next timer when both vCPUs are idle, and \
+         plus what the other vCPU ran meanwhile. Sleeps are the writer's voluntary context \
+         switches. ± is the spread (max − min) as a share of the median; Rust/C is the median \
+         of the pair-by-pair ratios [min–max]. The verdict (target ≤ {target}) is on {}.\n",
+        if r.clock == "icount" {
+            "the work"
+        } else {
+            "the elapsed time"
+        }
     );
     let _ = writeln!(
         s,
-        "| device | memmap_on_memory | operation | C {unit} | Rust {unit} | Rust/C | CPU C / Rust {unit} | CPU Rust/C | sleeps C / Rust | target |"
+        "| device | memmap_on_memory | operation | work C | work Rust | work Rust/C | elapsed C / Rust | elapsed Rust/C | sleeps C / Rust | target |"
     );
     let _ = writeln!(
         s,
@@ -108,23 +115,25 @@ pub fn markdown(r: &Results) -> String {
             let i = OPS.iter().position(|x| *x == o.op);
             let _ = writeln!(
                 s,
-                "| {} | {} | {} | {} ±{} | {} ±{} | {} [{}–{}] | {} / {} | {} | {} / {} | {} |",
+                "| {} | {} | {} | {} ±{} | {} ±{} | {} [{}–{}] | {} / {} | {} [{}–{}] | {} / {} | {} |",
                 p.source.label(),
                 onoff(p.memmap_on_memory),
                 i.map_or(o.op.as_str(), |i| OP_TEXT[i]),
-                f2(o.c.median),
-                pct(&o.c),
-                f2(o.rust.median),
-                pct(&o.rust),
+                amount(r, o.c_cpu.median),
+                pct(&o.c_cpu),
+                amount(r, o.rust_cpu.median),
+                pct(&o.rust_cpu),
+                f3(o.cpu_ratio.median),
+                f3(o.cpu_ratio.min),
+                f3(o.cpu_ratio.max),
+                amount(r, o.c.median),
+                amount(r, o.rust.median),
                 f3(o.ratio.median),
                 f3(o.ratio.min),
                 f3(o.ratio.max),
-                f2(o.c_cpu.median),
-                f2(o.rust_cpu.median),
-                f3(o.cpu_ratio.median),
                 f0(o.c_waits.median),
                 f0(o.rust_waits.median),
-                verdict(o.ratio.median <= target)
+                verdict(judged(r, o) <= target)
             );
         }
     }
@@ -328,58 +337,14 @@ mod tests {
     use super::*;
     use crate::bench::guest::{parse_jsonl, Failure, Source};
     use crate::bench::results::point;
-    use crate::bench::results::tests::op;
+    use crate::bench::results::tests::results;
     use crate::bench::size::ModuleSize;
     use crate::bench::targets::ratio_misses;
     use std::collections::BTreeMap;
 
     #[test]
     fn results_json_roundtrip_and_table() {
-        let lines: Vec<String> = (0..2)
-            .flat_map(|p| [op("c", p, 1, 10, false), op("rust", p, 1, 10, false)])
-            .collect();
-        let recs = parse_jsonl(&lines.join("\n")).unwrap();
-        let r = Results {
-            clock: "icount".into(),
-            clocksource: "tsc".into(),
-            calibration: crate::bench::stats::summarize(&[100.0, 101.0]),
-            calibration_spread: 0.01,
-            date: "2026-01-01T00:00:00Z".into(),
-            commit: "abc".into(),
-            kernel_release: "7.3.4+".into(),
-            guest_uname: "7.3.4+".into(),
-            guest_cmdline: String::new(),
-            guest_memmap_param: "Y".into(),
-            config_sha256: "0123456789abcdef".into(),
-            config: BTreeMap::new(),
-            host: BTreeMap::new(),
-            pairs: 2,
-            warmup: 0,
-            ref_reps: 0,
-            order: "c,rust".into(),
-            sizes_gib: vec![1, 16],
-            sources: vec![Source::Pmem(1), Source::Pmem(16)],
-            points: vec![point(Source::Pmem(1), true, &recs).unwrap()],
-            failed: vec![Failure {
-                source: Source::Pmem(16).label(),
-                reason: "guest RAM".into(),
-                log: "/x".into(),
-            }],
-            modules: vec![
-                ModuleSize {
-                    driver: "C".into(),
-                    text_section: 1000,
-                    ..Default::default()
-                },
-                ModuleSize {
-                    driver: "Rust".into(),
-                    text_section: 2000,
-                    kunit_text: 600,
-                    ..Default::default()
-                },
-            ],
-            seconds: 1.0,
-        };
+        let r = results();
         let json = serde_json::to_string(&r).unwrap();
         let back: Results = serde_json::from_str(&json).unwrap();
         assert_eq!(back.points[0].ops[0].c, r.points[0].ops[0].c);
@@ -388,7 +353,8 @@ mod tests {
         assert!(md.contains("**16 GiB pmem failed**: guest RAM"));
         assert!(md.contains("| 1 GiB pmem | on | bind to kmem"));
         assert!(md.contains("Clock: **icount**"));
-        assert!(md.contains("M instr"));
+        assert!(md.contains("| 10.00 M / 10.00 M |"));
+        assert!(md.contains("The verdict (target ≤ 1.01) is on the work."));
         assert!(md.contains("2.00× (2000 / 1000 bytes, KUnit tests built in) | **missed** |"));
         assert!(ratio_misses(&r).is_empty());
     }

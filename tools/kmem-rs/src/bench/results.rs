@@ -124,6 +124,10 @@ pub struct Results {
     pub calibration: Summary,
     #[serde(deserialize_with = "nan_f64")]
     pub calibration_spread: f64,
+    /// What the guest's clock reads around an empty write cost in CPU time
+    /// (taken off every work figure), ns.
+    #[serde(default)]
+    pub cpu_overhead_ns: u64,
     pub date: String,
     pub commit: String,
     pub kernel_release: String,
@@ -301,11 +305,62 @@ pub(super) mod tests {
             format!(r#"{{"MemTotal": {t}, "MemFree": {a}, "MemAvailable": {a}, "nodes": {{}}}}"#)
         };
         format!(
-            r#"{{"kind": "op", "driver": "{driver}", "memmap": {memmap}, "pair": {pair}, "warmup": {warmup}, "bind_ns": {}, "unplug_ns": 2000000, "online_ns": 3000000, "unbind_ns": 500000, "kmem_bytes": 1073741824, "mem_before": {}, "mem_online": {}}}"#,
+            r#"{{"kind": "op", "driver": "{driver}", "memmap": {memmap}, "pair": {pair}, "warmup": {warmup}, "bind_ns": {}, "bind_cpu_ns": {}, "bind_waits": 1, "unplug_ns": 2000000, "unplug_cpu_ns": 2000000, "online_ns": 3000000, "online_cpu_ns": 3000000, "unbind_ns": 500000, "unbind_cpu_ns": 500000, "kmem_bytes": 1073741824, "mem_before": {}, "mem_online": {}}}"#,
+            bind_ms * 1_000_000,
             bind_ms * 1_000_000,
             mem(100, 50),
             mem(100 + 1_048_576, 50 + 1_048_576 - 16_384),
         )
+    }
+
+    /// A run of two pairs at 1 GiB, with a failed 16 GiB boot.
+    pub(in crate::bench) fn results() -> Results {
+        let lines: Vec<String> = (0..2)
+            .flat_map(|p| [op("c", p, 1, 10, false), op("rust", p, 1, 10, false)])
+            .collect();
+        let recs = parse_jsonl(&lines.join("\n")).unwrap();
+        Results {
+            clock: "icount".into(),
+            clocksource: "tsc".into(),
+            calibration: crate::bench::stats::summarize(&[100.0, 101.0]),
+            calibration_spread: 0.01,
+            cpu_overhead_ns: 900,
+            date: "2026-01-01T00:00:00Z".into(),
+            commit: "abc".into(),
+            kernel_release: "7.3.4+".into(),
+            guest_uname: "7.3.4+".into(),
+            guest_cmdline: String::new(),
+            guest_memmap_param: "Y".into(),
+            config_sha256: "0123456789abcdef".into(),
+            config: BTreeMap::new(),
+            host: BTreeMap::new(),
+            pairs: 2,
+            warmup: 0,
+            ref_reps: 0,
+            order: "c,rust".into(),
+            sizes_gib: vec![1, 16],
+            sources: vec![Source::Pmem(1), Source::Pmem(16)],
+            points: vec![point(Source::Pmem(1), true, &recs).unwrap()],
+            failed: vec![Failure {
+                source: Source::Pmem(16).label(),
+                reason: "guest RAM".into(),
+                log: "/x".into(),
+            }],
+            modules: vec![
+                ModuleSize {
+                    driver: "C".into(),
+                    text_section: 1000,
+                    ..Default::default()
+                },
+                ModuleSize {
+                    driver: "Rust".into(),
+                    text_section: 2000,
+                    kunit_text: 600,
+                    ..Default::default()
+                },
+            ],
+            seconds: 1.0,
+        }
     }
 
     #[test]
@@ -333,6 +388,8 @@ pub(super) mod tests {
         assert_eq!(bind.ratio.median, 1.0);
         assert!((bind.ratio.max - 1.1).abs() < 1e-12);
         assert_eq!(bind.c_ms_per_gib, 20.0);
+        assert_eq!((bind.c_cpu.median, bind.cpu_ratio.median), (20.0, 1.0));
+        assert_eq!(bind.rust_waits.median, 1.0);
         assert_eq!(
             p.overhead_of("c").unwrap().dram_kib_per_gib.median,
             16_384.0

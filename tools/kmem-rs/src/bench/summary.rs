@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 
 use super::guest::Source;
 use super::results::{Point, Results};
-use super::targets::{f3, target_ratio};
+use super::targets::{f3, judged, target_ratio};
 
 /// README's markers around the block this module writes.
 pub const README_BEGIN: &str = "<!-- bench:begin (written by `cargo kmem bench`) -->";
@@ -17,8 +17,8 @@ pub const README_END: &str = "<!-- bench:end -->";
 /// The operations of the short tables, and their column heads.
 const COLUMNS: [(&str, &str); 4] = [
     ("bind", "bind"),
-    ("unplug", "unplugged"),
-    ("online", "online_movable"),
+    ("unplug", "unplug"),
+    ("online", "online"),
     ("unbind", "unbind"),
 ];
 
@@ -31,9 +31,16 @@ fn short(p: &Point) -> String {
     }
 }
 
-/// Median of C, in millions (or thousands, for unbind) of the clock's unit.
-fn c_figure(p: &Point, op: &str) -> (f64, &'static str) {
-    let ms = p.op(op).map_or(f64::NAN, |o| o.c.median);
+/// The figure the verdicts are on (the work under icount, else the elapsed
+/// time): C's median, in millions (or thousands, for unbind) of the unit.
+fn c_figure(r: &Results, p: &Point, op: &str) -> (f64, &'static str) {
+    let ms = p.op(op).map_or(f64::NAN, |o| {
+        if r.clock == "icount" {
+            o.c_cpu.median
+        } else {
+            o.c.median
+        }
+    });
     if op == "unbind" {
         (ms * 1000.0, "k")
     } else {
@@ -41,30 +48,32 @@ fn c_figure(p: &Point, op: &str) -> (f64, &'static str) {
     }
 }
 
-fn ratio(p: &Point, op: &str) -> f64 {
-    p.op(op).map_or(f64::NAN, |o| o.ratio.median)
+fn ratio(r: &Results, p: &Point, op: &str) -> f64 {
+    p.op(op).map_or(f64::NAN, |o| judged(r, o))
 }
 
 /// The plain-text table for the cover letter, at most 72 columns wide.
 pub fn cover_text(r: &Results) -> String {
     let mut s = String::new();
     let what = if r.clock == "icount" {
-        "guest instructions (QEMU -icount shift=0, one guest\n\
-         nanosecond per instruction)"
+        "Instructions the writing thread ran in each operation (QEMU\n\
+         -icount shift=0, one vCPU: one guest nanosecond per instruction;\n\
+         the thread's CPU time, so without its waits)."
     } else {
-        "guest milliseconds of host time (TCG)"
+        "Guest milliseconds of host time (TCG) of each operation."
     };
     let _ = writeln!(
         s,
-        "Cost per operation in {what}: the C median, and the\n\
-         median of the pair-by-pair Rust/C ratios over {} C/Rust pairs\n\
-         (M = millions, k = thousands; memmap = the device's\n\
-         memmap_on_memory):\n",
+        "{what} The C median,\n\
+         and the median of the pair-by-pair Rust/C ratios over {} C/Rust\n\
+         pairs, for bind (auto_online_blocks=online_movable), state\n\
+         \"unplugged\", state \"online_movable\" and unbind (M = millions,\n\
+         k = thousands; mmap = the device's memmap_on_memory):\n",
         r.pairs
     );
     let _ = write!(s, "{:<12} {:<4}", "device", "mmap");
     for (_, head) in COLUMNS {
-        let _ = write!(s, " {head:>13}");
+        let _ = write!(s, " {head:>12}");
     }
     let _ = writeln!(s);
     for p in &r.points {
@@ -75,8 +84,8 @@ pub fn cover_text(r: &Results) -> String {
             if p.memmap_on_memory { "on" } else { "off" }
         );
         for (op, _) in COLUMNS {
-            let (c, unit) = c_figure(p, op);
-            let _ = write!(s, " {:>6.1}{unit} {:>5}", c, f3(ratio(p, op)));
+            let (c, unit) = c_figure(r, p, op);
+            let _ = write!(s, " {:>5.1}{unit} {:>5}", c, f3(ratio(r, p, op)));
         }
         let _ = writeln!(s);
     }
@@ -93,6 +102,7 @@ pub fn readme_block(r: &Results) -> String {
         "Latest run: {}, kernel {}, {} clock, {} pairs per point, {} (host {}, {} cores); \
          `cargo kmem bench` took {:.0} min. Figures are the C median (M = millions, k = \
          thousands of {}) and the median of the pair-by-pair Rust/C ratios; target ≤ {}. \
+         Under icount they are the writing thread's CPU time, its work without the waits. \
          All tables: [`bench.md`](tools/kmem-rs/bench-results/bench.md).\n",
         r.date,
         r.kernel_release,
@@ -127,8 +137,8 @@ pub fn readme_block(r: &Results) -> String {
             if p.memmap_on_memory { "on" } else { "off" }
         );
         for (op, _) in COLUMNS {
-            let (c, unit) = c_figure(p, op);
-            let _ = write!(s, " {c:.2}{unit} | {} |", f3(ratio(p, op)));
+            let (c, unit) = c_figure(r, p, op);
+            let _ = write!(s, " {c:.2}{unit} | {} |", f3(ratio(r, p, op)));
         }
         let _ = writeln!(s);
     }
@@ -157,6 +167,20 @@ pub fn replace_block(readme: &str, block: &str) -> Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cover_text_fits_72_columns() {
+        use crate::bench::results::tests::results;
+        for clock in ["icount", "wall"] {
+            let mut r = results();
+            r.clock = clock.into();
+            let text = cover_text(&r);
+            assert!(text.contains("pmem 1 GiB   on "), "{text}");
+            for l in text.lines() {
+                assert!(l.chars().count() <= 72, "too wide: {l:?}");
+            }
+        }
+    }
 
     #[test]
     fn readme_block_replaced_between_markers() {
