@@ -48,6 +48,17 @@ fn c_figure(r: &Results, p: &Point, op: &str) -> (f64, &'static str) {
     }
 }
 
+/// At most 5 characters: one decimal below 100, none from there.
+fn short_num(x: f64) -> String {
+    if !x.is_finite() {
+        "–".into()
+    } else if x < 100.0 {
+        format!("{x:.1}")
+    } else {
+        format!("{x:.0}")
+    }
+}
+
 fn ratio(r: &Results, p: &Point, op: &str) -> f64 {
     p.op(op).map_or(f64::NAN, |o| judged(r, o))
 }
@@ -85,7 +96,7 @@ pub fn cover_text(r: &Results) -> String {
         );
         for (op, _) in COLUMNS {
             let (c, unit) = c_figure(r, p, op);
-            let _ = write!(s, " {:>5.1}{unit} {:>5}", c, f3(ratio(r, p, op)));
+            let _ = write!(s, " {:>5}{unit} {:>5}", short_num(c), f3(ratio(r, p, op)));
         }
         let _ = writeln!(s);
     }
