@@ -4,8 +4,8 @@
 //!
 //! - toolchain ← setup ← overlay ← build, with series above all of them
 //!   (series may use the others; none of them uses series);
-//! - within bench: guest, size ← stats ← results ← targets ← report, plot
-//!   (each part uses only parts below it).
+//! - within bench: guest, size ← stats ← results ← targets ← report, plot,
+//!   summary (each part uses only parts below it).
 
 use std::collections::BTreeSet;
 
@@ -87,7 +87,7 @@ fn setup_overlay_build_series_one_way() {
 #[test]
 fn bench_parts_one_way() {
     // (part, rank, source): a part may use only parts of a lower rank.
-    let parts: [(&str, u32, &str); 7] = [
+    let parts: [(&str, u32, &str); 8] = [
         ("guest", 0, include_str!("bench/guest.rs")),
         ("size", 0, include_str!("bench/size.rs")),
         ("stats", 1, include_str!("bench/stats.rs")),
@@ -95,6 +95,7 @@ fn bench_parts_one_way() {
         ("targets", 3, include_str!("bench/targets.rs")),
         ("report", 4, include_str!("bench/report.rs")),
         ("plot", 4, include_str!("bench/plot.rs")),
+        ("summary", 4, include_str!("bench/summary.rs")),
     ];
     for (name, rank, src) in parts {
         let mut used = refs_after(src, "super::");

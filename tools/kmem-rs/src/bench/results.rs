@@ -124,6 +124,9 @@ pub struct Results {
     pub calibration: Summary,
     #[serde(deserialize_with = "nan_f64")]
     pub calibration_spread: f64,
+    /// The largest spread of the busy loop within one boot.
+    #[serde(default)]
+    pub calibration_boot_spread: f64,
     /// What the guest's clock reads around an empty write cost in CPU time
     /// (taken off every work figure), ns.
     #[serde(default)]
@@ -324,6 +327,7 @@ pub(super) mod tests {
             clocksource: "tsc".into(),
             calibration: crate::bench::stats::summarize(&[100.0, 101.0]),
             calibration_spread: 0.01,
+            calibration_boot_spread: 0.001,
             cpu_overhead_ns: 900,
             date: "2026-01-01T00:00:00Z".into(),
             commit: "abc".into(),
