@@ -270,13 +270,22 @@ pub fn markdown(r: &Results) -> String {
         let rel = on_c / off_c;
         let _ = writeln!(
             s,
-            "| {z} GiB | {} | {} | {} | {} | {:.2}% | {} |",
+            "| {z} GiB | {} | {} | {} | {} | {} | {} |",
             cell(get(false, "c")),
             cell(get(false, "rust")),
             cell(get(true, "c")),
             cell(get(true, "rust")),
-            rel * 100.0,
-            verdict(rel <= TARGET_MEMMAP_OVERHEAD)
+            if rel.is_finite() {
+                format!("{:.2}%", rel * 100.0)
+            } else {
+                "–".into()
+            },
+            // Nothing measured without memmap_on_memory: no ratio to judge.
+            if rel.is_finite() {
+                verdict(rel <= TARGET_MEMMAP_OVERHEAD)
+            } else {
+                "–"
+            }
         );
     }
 

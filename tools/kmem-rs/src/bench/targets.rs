@@ -266,7 +266,8 @@ pub fn table(s: &mut String, r: &Results, sizes: &[u32]) {
                     .and_then(|p| p.overhead_of("c"))
                     .map(|o| o.used_kib_per_gib.median)
             };
-            Some((*z, get(true)? / get(false)?))
+            let rel = get(true)? / get(false)?;
+            rel.is_finite().then_some((*z, rel))
         })
         .collect();
     if let Some(worst) = rels.iter().max_by(|a, b| a.1.total_cmp(&b.1)) {
