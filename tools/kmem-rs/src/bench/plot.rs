@@ -25,12 +25,14 @@ const PANELS: [(&str, &str, bool); 4] = [
     ("unbind", "unbind (unplugged), whole operation", false),
 ];
 
-/// A line (or, with `marks_only`, points) to draw.
+/// A line (or, with `marks_only`, points) to draw; `dots` marks each
+/// point of a line too.
 struct Series {
     name: String,
     color: RGBColor,
     dashed: bool,
     marks_only: bool,
+    dots: bool,
     points: Vec<(f64, f64)>,
 }
 
@@ -73,6 +75,7 @@ fn series_for(points: &[Point], op: &str, per_gib: bool) -> Vec<Series> {
                 color: color(rust, memmap),
                 dashed: false,
                 marks_only: false,
+                dots: true,
                 points: pmem,
             });
             for dev in [Source::Hmem, Source::Cxl] {
@@ -86,6 +89,7 @@ fn series_for(points: &[Point], op: &str, per_gib: bool) -> Vec<Series> {
                     color: color(rust, memmap),
                     dashed: false,
                     marks_only: true,
+                    dots: false,
                     points: marks,
                 });
             }
@@ -108,6 +112,7 @@ fn series_for(points: &[Point], op: &str, per_gib: bool) -> Vec<Series> {
                 },
                 dashed: true,
                 marks_only: false,
+                dots: true,
                 points: v,
             });
         }
@@ -152,9 +157,11 @@ where
         anno.label(s.name).legend(move |(x, y)| {
             PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
         });
-        chart
-            .draw_series(s.points.iter().map(|p| Circle::new(*p, 3, color.filled())))
-            .map_err(|x| e(&x))?;
+        if s.dots {
+            chart
+                .draw_series(s.points.iter().map(|p| Circle::new(*p, 3, color.filled())))
+                .map_err(|x| e(&x))?;
+        }
     }
     chart
         .configure_series_labels()
@@ -253,6 +260,8 @@ pub fn plot_blocks(r: &Results, path: &Path) -> Result<()> {
                 color: palette[i % palette.len()],
                 dashed: memmap,
                 marks_only: false,
+                // Hundreds of blocks: lines without a mark per point.
+                dots: false,
                 points: rf
                     .block_curve_ms
                     .iter()
@@ -282,34 +291,7 @@ pub fn plot_blocks(r: &Results, path: &Path) -> Result<()> {
         .light_line_style(WHITE.mix(0.0))
         .draw()
         .map_err(|x| e(&x))?;
-    // Hundreds of blocks: lines without a mark per point.
-    for s in &mut series {
-        s.marks_only = false;
-    }
-    let e2 = |x: &dyn std::fmt::Debug| anyhow!("plotting {}: {x:?}", path.display());
-    for s in series {
-        let (color, style) = (s.color, s.color.stroke_width(2));
-        let anno = if s.dashed {
-            chart
-                .draw_series(DashedLineSeries::new(s.points, 6, 4, style))
-                .map_err(|x| e2(&x))?
-        } else {
-            chart
-                .draw_series(LineSeries::new(s.points, style))
-                .map_err(|x| e2(&x))?
-        };
-        anno.label(s.name).legend(move |(x, y)| {
-            PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
-        });
-    }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
-        .label_font(("sans-serif", 11))
-        .border_style(BLACK.mix(0.3))
-        .background_style(WHITE.mix(0.85))
-        .draw()
-        .map_err(|x| e(&x))?;
+    draw(&mut chart, series, path)?;
     root.present().map_err(|x| e(&x))?;
     Ok(())
 }
