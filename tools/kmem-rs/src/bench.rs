@@ -324,24 +324,25 @@ fn modules(ctx: &Ctx, kernel: &Kernel) -> Result<Vec<size::ModuleSize>> {
 /// results directory also update README's bench block.
 fn write(ctx: &Ctx, dir: &std::path::Path, results: &Results) -> Result<()> {
     fs::create_dir_all(dir)?;
-    fs::write(dir.join(SUMMARY), summary::cover_text(results))?;
-    if dir == ctx.repo.join(RESULTS_DIR) {
-        let path = ctx.repo.join("README.md");
-        let readme = fs::read_to_string(&path)?;
-        fs::write(
-            &path,
-            summary::replace_block(&readme, &summary::readme_block(results))?,
-        )?;
-    }
+    // The results first: nothing after them may lose them.
     let json = serde_json::to_string_pretty(results)?;
     fs::write(dir.join("bench.json"), json + "\n")?;
     let md = markdown(results);
     fs::write(dir.join("bench.md"), &md)?;
+    fs::write(dir.join(SUMMARY), summary::cover_text(results))?;
     if !results.points.is_empty() {
         plot::plot(results, &dir.join("bench.svg"))?;
         plot::plot_blocks(results, &dir.join("bench-blocks.svg"))?;
     }
     println!("{md}");
+    if dir == ctx.repo.join(RESULTS_DIR) {
+        let path = ctx.repo.join("README.md");
+        let readme = fs::read_to_string(&path)?;
+        let block = summary::readme_block(results);
+        let new = summary::replace_block(&readme, &block)
+            .with_context(|| format!("results kept in {}; README not updated", dir.display()))?;
+        fs::write(&path, new)?;
+    }
     Ok(())
 }
 
