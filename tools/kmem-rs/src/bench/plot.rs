@@ -15,7 +15,7 @@ use std::path::Path;
 
 use super::guest::Source;
 use super::results::{Point, Results};
-use super::targets::unit;
+use super::targets::{onoff, unit};
 
 /// The panels of bench.svg: operation, title, and whether it is per GiB.
 const PANELS: [(&str, &str, bool); 4] = [
@@ -42,14 +42,6 @@ fn color(rust: bool, memmap: bool) -> RGBColor {
         (true, false) => RGBColor(214, 39, 40),
         (false, true) => RGBColor(23, 190, 207),
         (true, true) => RGBColor(255, 127, 14),
-    }
-}
-
-fn onoff(b: bool) -> &'static str {
-    if b {
-        "on"
-    } else {
-        "off"
     }
 }
 

@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 
 use super::guest::Source;
 use super::results::{Point, Results};
-use super::targets::{f3, judged, target_ratio};
+use super::targets::{f3, judged, onoff, target_ratio};
 
 /// README's markers around the block this module writes.
 pub const README_BEGIN: &str = "<!-- bench:begin (written by `cargo kmem bench`) -->";
@@ -88,12 +88,7 @@ pub fn cover_text(r: &Results) -> String {
     }
     let _ = writeln!(s);
     for p in &r.points {
-        let _ = write!(
-            s,
-            "{:<12} {:<4}",
-            short(p),
-            if p.memmap_on_memory { "on" } else { "off" }
-        );
+        let _ = write!(s, "{:<12} {:<4}", short(p), onoff(p.memmap_on_memory));
         for (op, _) in COLUMNS {
             let (c, unit) = c_figure(r, p, op);
             let _ = write!(s, " {:>5}{unit} {:>5}", short_num(c), f3(ratio(r, p, op)));
@@ -145,7 +140,7 @@ pub fn readme_block(r: &Results) -> String {
             s,
             "| {} | {} |",
             p.source.label(),
-            if p.memmap_on_memory { "on" } else { "off" }
+            onoff(p.memmap_on_memory)
         );
         for (op, _) in COLUMNS {
             let (c, unit) = c_figure(r, p, op);
