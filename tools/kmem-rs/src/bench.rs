@@ -312,8 +312,13 @@ fn modules(ctx: &Ctx, kernel: &Kernel) -> Result<Vec<size::ModuleSize>> {
         module_size(Driver::Rust, &kernel.kmem_module(Driver::Rust))?,
     ];
     let ko = size::rust_module_without_kunit(&kernel.dir, &ctx.run_dir("bench-size")?)?;
+    // Named after the module it stands for, not the scratch directory.
     modules.push(size::ModuleSize {
         without_kunit: true,
+        path: format!(
+            "{}, rebuilt without its KUnit tests",
+            kernel.kmem_module(Driver::Rust).display()
+        ),
         ..module_size(Driver::Rust, &ko)?
     });
     Ok(modules)

@@ -364,6 +364,7 @@ mod tests {
         assert!(md.contains("Clock: **icount**"));
         assert!(md.contains("| 10.00 M / 10.00 M |"));
         assert!(md.contains("The verdict (target ≤ 1.01) is on the work."));
+        assert!(md.contains("| worst 0.100% | met |"), "{md}");
         assert!(md.contains("2.00× (2000 / 1000 bytes, KUnit tests built in) | **missed** |"));
         assert!(ratio_misses(&r).is_empty());
     }
