@@ -7,7 +7,7 @@ use super::guest::OPS;
 use super::results::{Overhead, Results};
 use super::stats::spread;
 use super::targets::{
-    self, amount, clock_text, f0, f1, f2, f3, judged, onoff, pct, target_ratio, verdict,
+    self, amount, clock_text, f0, f1, f2, f3, icount, judged, onoff, pct, target_ratio, verdict,
     TARGET_MEMMAP_OVERHEAD, TARGET_PER_GIB_SPREAD,
 };
 
@@ -96,7 +96,7 @@ pub fn markdown(r: &Results) -> String {
          plus what the other vCPU ran meanwhile. Sleeps are the writer's voluntary context \
          switches. ± is the spread (max − min) as a share of the median; Rust/C is the median \
          of the pair-by-pair ratios [min–max]. The verdict (target ≤ {target}) is on {}.\n",
-        if r.clock == "icount" {
+        if icount(r) {
             "the work"
         } else {
             "the elapsed time"

@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 
 use super::guest::Source;
 use super::results::{Point, Results};
-use super::targets::{f3, judged, onoff, target_ratio};
+use super::targets::{f3, icount, judged, judged_figures, onoff, target_ratio};
 
 /// README's markers around the block this module writes.
 pub const README_BEGIN: &str = "<!-- bench:begin (written by `cargo kmem bench`) -->";
@@ -34,13 +34,7 @@ fn short(p: &Point) -> String {
 /// The figure the verdicts are on (the work under icount, else the elapsed
 /// time): C's median, in millions (or thousands, for unbind) of the unit.
 fn c_figure(r: &Results, p: &Point, op: &str) -> (f64, &'static str) {
-    let ms = p.op(op).map_or(f64::NAN, |o| {
-        if r.clock == "icount" {
-            o.c_cpu.median
-        } else {
-            o.c.median
-        }
-    });
+    let ms = p.op(op).map_or(f64::NAN, |o| judged_figures(r, o).0.median);
     if op == "unbind" {
         (ms * 1000.0, "k")
     } else {
@@ -66,7 +60,7 @@ fn ratio(r: &Results, p: &Point, op: &str) -> f64 {
 /// The plain-text table for the cover letter, at most 72 columns wide.
 pub fn cover_text(r: &Results) -> String {
     let mut s = String::new();
-    let what = if r.clock == "icount" {
+    let what = if icount(r) {
         "Instructions the writing thread ran in each operation (QEMU\n\
          -icount shift=0, one vCPU: one guest nanosecond per instruction;\n\
          the thread's CPU time, so without its waits)."
@@ -118,7 +112,7 @@ pub fn readme_block(r: &Results) -> String {
         r.host.get("cpu").map_or("", String::as_str),
         r.host.get("cores").map_or("", String::as_str),
         r.seconds / 60.0,
-        if r.clock == "icount" {
+        if icount(r) {
             "instructions"
         } else {
             "guest ns × 10⁶"

@@ -23,7 +23,8 @@ pub const TARGET_PER_GIB_SPREAD: f64 = 1.25;
 
 // --- cell formatting -----------------------------------------------------------
 
-fn icount(r: &Results) -> bool {
+/// Whether the run counted instructions (`--clock icount`).
+pub fn icount(r: &Results) -> bool {
     r.clock == "icount"
 }
 
@@ -96,14 +97,20 @@ pub fn amount(r: &Results, ms: f64) -> String {
     }
 }
 
-/// The ratio a verdict is on: under icount the work (the writer's CPU
-/// time, without the waits), else the elapsed time.
-pub fn judged(r: &Results, o: &OpStats) -> f64 {
+/// The figures a verdict is on: under icount the work (the writer's CPU
+/// time, without the waits), else the elapsed time. C's sample and the
+/// pair ratios.
+pub fn judged_figures<'a>(r: &Results, o: &'a OpStats) -> (&'a Summary, &'a Summary) {
     if icount(r) {
-        o.cpu_ratio.median
+        (&o.c_cpu, &o.cpu_ratio)
     } else {
-        o.ratio.median
+        (&o.c, &o.ratio)
     }
+}
+
+/// The median Rust/C ratio a verdict is on ([`judged_figures`]).
+pub fn judged(r: &Results, o: &OpStats) -> f64 {
+    judged_figures(r, o).1.median
 }
 
 pub fn f0(x: f64) -> String {
