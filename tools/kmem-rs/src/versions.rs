@@ -12,6 +12,19 @@ pub struct Versions {
     pub toolchain: Toolchain,
     pub docs: Docs,
     pub qemu: Qemu,
+    pub msrv: Msrv,
+}
+
+/// The `msrv` check's toolchain: the oldest rustc and bindgen the base tree
+/// supports, Debian packages unpacked into the cache and bindgen-cli from
+/// crates.io.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Msrv {
+    pub rustc: String,
+    pub bindgen_cli: String,
+    pub apt_source: String,
+    pub packages: Vec<Package>,
 }
 
 /// The QEMU of the CXL platform: Debian packages unpacked into the cache.
@@ -76,9 +89,11 @@ impl Versions {
         if v.base.tree.len() != 40 || !v.base.tree.bytes().all(|b| b.is_ascii_hexdigit()) {
             bail!("base.tree must be a 40-hex-digit git tree id");
         }
-        for p in &v.qemu.packages {
-            if !is_sha256(&p.sha256) {
-                bail!("qemu package {}: sha256 must be 64 hex digits", p.name);
+        for (section, packages) in [("qemu", &v.qemu.packages), ("msrv", &v.msrv.packages)] {
+            for p in packages {
+                if !is_sha256(&p.sha256) {
+                    bail!("{section} package {}: sha256 must be 64 hex digits", p.name);
+                }
             }
         }
         Ok(v)
@@ -115,6 +130,27 @@ mod tests {
             .packages
             .iter()
             .all(|p| p.version.contains(&v.qemu.version) || p.name == "seabios"));
+    }
+
+    #[test]
+    fn msrv_packages_are_the_pinned_rustc() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("versions.toml");
+        let v = Versions::load(&path).unwrap();
+        let m = &v.msrv;
+        // Every package built from Debian's rustc source is of the pinned rustc.
+        for name in ["rustc", "libstd-rust-dev", "rust-src"] {
+            let p = m.packages.iter().find(|p| p.name == name).unwrap();
+            assert!(
+                p.version.starts_with(&format!("{}+", m.rustc)),
+                "{name} {}",
+                p.version
+            );
+        }
+        let mut names: Vec<&str> = m.packages.iter().map(|p| p.name.as_str()).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), m.packages.len(), "a package is pinned twice");
+        assert!(m.apt_source.contains(" trixie main"));
     }
 
     #[test]
