@@ -4,6 +4,9 @@
 //!
 //! - toolchain ← setup ← overlay ← build, with series above all of them
 //!   (series may use the others; none of them uses series);
+//! - toolchain ← msrv ← check: the `msrv` check's toolchain uses the
+//!   project's make, never the series, the build or the checks, and nothing
+//!   below it uses msrv;
 //! - within bench: guest, size ← stats ← results ← targets ← report, plot,
 //!   summary (each part uses only parts below it).
 
@@ -82,6 +85,21 @@ fn setup_overlay_build_series_one_way() {
     assert_not_using("setup", include_str!("setup.rs"), &above_toolchain[1..]);
     assert_not_using("overlay", include_str!("overlay.rs"), &above_toolchain[2..]);
     assert_not_using("build", include_str!("build.rs"), &above_toolchain[3..]);
+}
+
+#[test]
+fn msrv_between_toolchain_and_check() {
+    let above = ["check", "series", "setup", "overlay", "build"];
+    assert_not_using("msrv", include_str!("msrv.rs"), &above);
+    for (name, src) in [
+        ("toolchain", include_str!("toolchain.rs")),
+        ("setup", include_str!("setup.rs")),
+        ("overlay", include_str!("overlay.rs")),
+        ("build", include_str!("build.rs")),
+    ] {
+        assert_not_using(name, src, &["msrv"]);
+    }
+    assert!(crate_refs(include_str!("check.rs")).contains("msrv"));
 }
 
 #[test]

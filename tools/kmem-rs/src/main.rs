@@ -15,6 +15,7 @@ mod kconfig;
 mod lanes;
 #[cfg(test)]
 mod layering;
+mod msrv;
 mod overlay;
 mod patches;
 mod qemu;
