@@ -10,7 +10,9 @@
 //!   order, with no warning in a series file;
 //! - rustfmtcheck, rustdoc, htmldocs of the new page;
 //! - git send-email to a local sendmail stand-in;
-//! - config variants (no memory hot-remove, no Rust driver) compile.
+//! - config variants (no memory hot-remove, no Rust driver) compile;
+//! - the test config compiles with the oldest rustc and bindgen the base
+//!   tree supports (`msrv`).
 
 use anyhow::{bail, Context, Result};
 use std::collections::BTreeSet;
@@ -21,6 +23,7 @@ use std::time::Instant;
 
 use crate::build;
 use crate::ctx::Ctx;
+use crate::msrv;
 use crate::overlay;
 use crate::patches::{self, is_cover_letter, posting_files, Commits, PATCHES_DIR};
 use crate::run::{command, Step};
@@ -63,6 +66,10 @@ pub const CHECKS: &[(&str, &str)] = &[
         "nonuma",
         "CONFIG_NUMA=n, MEMORY_HOTPLUG=y: rust/ and drivers/dax/ compile",
     ),
+    (
+        "msrv",
+        "rust/ and drivers/dax/ compile with the oldest rustc and bindgen the base supports",
+    ),
 ];
 
 pub fn list() {
@@ -101,6 +108,7 @@ pub fn run(ctx: &Ctx, filters: &[String]) -> Result<(usize, usize)> {
             "nohotremove" => variant(ctx, &series, "nohotremove"),
             "norustdriver" => variant(ctx, &series, "norustdriver"),
             "nonuma" => variant(ctx, &series, "nonuma"),
+            "msrv" => msrv_build(ctx, &series),
             _ => unreachable!(),
         };
         let secs = t.elapsed().as_secs_f64();
@@ -799,6 +807,112 @@ fn variant(ctx: &Ctx, series: &Series, name: &str) -> Result<String> {
     ))
 }
 
+/// The test config's rust/ and drivers/dax/, in their own build directory,
+/// with the oldest rustc and bindgen the base tree supports (with their
+/// clippy), and no warning in a series file.
+fn msrv_build(ctx: &Ctx, series: &Series) -> Result<String> {
+    let m = msrv::ensure(ctx)?;
+    let v = Ctx::new(
+        Some(ctx.cache.clone()),
+        Some(ctx.jobs),
+        Some("msrv".to_string()),
+    )?;
+    fs::create_dir_all(v.build_dir())?;
+    build::configure_tree(&v, false, series)?;
+    msrv::configure(&v, &m)?;
+    let rustc = &ctx.versions.msrv.rustc;
+    let log = v.log("variant-msrv")?;
+    Step::new(
+        &format!("make CLIPPY=1 rust/ drivers/dax/ (rustc {rustc})"),
+        &log,
+    )
+    .run_ok(
+        m.make(&v)
+            .arg(format!("-j{}", v.jobs))
+            .arg("CLIPPY=1")
+            .args(["rust/", "drivers/dax/"]),
+    )?;
+    let files: BTreeSet<String> = overlay::desired(ctx, series)?
+        .into_keys()
+        .filter(|p| p.ends_with(".rs") || p.ends_with(".c"))
+        .collect();
+    let warnings = series_warnings(&fs::read_to_string(&log)?, &files);
+    if !warnings.is_empty() {
+        bail!(
+            "warnings in series files with rustc {rustc} (log {}):\n{}",
+            log.display(),
+            warnings.join("\n")
+        );
+    }
+    // What was built, and by whom: the Rust driver and rust/kernel.o by the
+    // old rustc, the bindings by the old bindgen (kbuild's .cmd files name
+    // the command), and the C objects of drivers/dax.
+    let dir = v.build_dir();
+    let mut by_old = Vec::new();
+    for obj in [
+        "drivers/dax/kmem_rs.o",
+        "rust/kernel.o",
+        "rust/bindings/bindings_generated.rs",
+    ] {
+        let (d, f) = obj.rsplit_once('/').unwrap_or_default();
+        let cmd = fs::read_to_string(dir.join(d).join(format!(".{f}.cmd"))).unwrap_or_default();
+        if !dir.join(obj).is_file() || !m.built(&cmd) {
+            bail!(
+                "{obj} was not built by the msrv toolchain in {}",
+                dir.display()
+            );
+        }
+        by_old.push(obj);
+    }
+    let c_objects = c_objects(&dir.join("drivers/dax"), "")?;
+    if c_objects.is_empty() {
+        bail!("no C object of drivers/dax/ in {}", dir.display());
+    }
+    Ok(format!(
+        "rustc {rustc}, bindgen {}, CLIPPY=1: 0 warnings in series files; built by them: {}; C in drivers/dax: {} ({})",
+        ctx.versions.msrv.bindgen_cli,
+        by_old.join(", "),
+        c_objects.join(" "),
+        dir.display()
+    ))
+}
+
+/// The objects under `dir` that kbuild compiled from a C file (their
+/// `.cmd` names a `.c` source; linked composites name none), by path
+/// relative to `dir`.
+fn c_objects(dir: &Path, rel: &str) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    let mut entries: Vec<_> = fs::read_dir(dir.join(rel))?
+        .filter_map(|e| e.ok())
+        .collect();
+    entries.sort_by_key(|e| e.file_name());
+    for e in entries {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let r = if rel.is_empty() {
+            name.clone()
+        } else {
+            format!("{rel}/{name}")
+        };
+        if e.path().is_dir() {
+            out.extend(c_objects(dir, &r)?);
+        } else if name.ends_with(".o") {
+            let cmd = fs::read_to_string(e.path().with_file_name(format!(".{name}.cmd")))
+                .unwrap_or_default();
+            if compiled_from_c(&cmd) {
+                out.push(r);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Whether kbuild's `.cmd` text of an object names a C source
+/// (`source_OBJ := FILE.c`).
+pub fn compiled_from_c(cmd: &str) -> bool {
+    cmd.lines()
+        .any(|l| l.starts_with("source_") && l.trim_end().ends_with(".c"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -808,6 +922,18 @@ mod tests {
         let t = "WARNING: x\n\ntotal: 0 errors, 2 warnings, 1 checks, 763 lines checked\n";
         assert_eq!(checkpatch_totals(t), Some((0, 2, 1)));
         assert_eq!(checkpatch_totals("nothing"), None);
+    }
+
+    #[test]
+    fn objects_compiled_from_c() {
+        let compiled = "savedcmd_drivers/dax/bus.o := clang -c -o drivers/dax/bus.o ../drivers/dax/bus.c\n\n\
+                        source_drivers/dax/bus.o := ../drivers/dax/bus.c\n\ndeps_drivers/dax/bus.o := \\\n";
+        assert!(compiled_from_c(compiled));
+        let linked = "savedcmd_drivers/dax/kmem.o := ld.lld -m elf_x86_64 -r -o drivers/dax/kmem.o @drivers/dax/kmem.mod\n";
+        assert!(!compiled_from_c(linked));
+        let rust = "savedcmd_drivers/dax/kmem_rs.o := OBJTREE=/b rustc --edition=2021 ../drivers/dax/kmem_rs.rs\n\n\
+                    source_drivers/dax/kmem_rs.o := ../drivers/dax/kmem_rs.rs\n";
+        assert!(!compiled_from_c(rust));
     }
 
     #[test]
