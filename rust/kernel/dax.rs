@@ -13,10 +13,6 @@ use crate::{
     alloc::NumaNode,
     bindings,
     device,
-    device::attribute::{
-        DriverGroups,
-        Groups, //
-    },
     driver,
     error::{
         from_result,
@@ -42,6 +38,8 @@ pub enum DriverType {
     Kmem,
     /// Exposes the device as a character device (`DAXDRV_DEVICE_TYPE`).
     Device,
+    /// Backs a file system on the device (`DAXDRV_FSDEV_TYPE`, famfs).
+    FsDev,
 }
 
 impl DriverType {
@@ -49,6 +47,7 @@ impl DriverType {
         match self {
             Self::Kmem => bindings::dax_driver_type_DAXDRV_KMEM_TYPE,
             Self::Device => bindings::dax_driver_type_DAXDRV_DEVICE_TYPE,
+            Self::FsDev => bindings::dax_driver_type_DAXDRV_FSDEV_TYPE,
         }
     }
 }
@@ -73,8 +72,8 @@ impl DriverType {
 ///         dev: &'bound dax::Device<Core<'_>>,
 ///     ) -> impl PinInit<(), Error> + 'bound {
 ///         match dev.target_node() {
-///             Some(node) => dev_info!(dev, "node {}\n", node.id()),
-///             None => dev_info!(dev, "no node\n"),
+///             Ok(node) => dev_info!(dev, "node {}\n", node.id()),
+///             Err(raw) => dev_info!(dev, "no node: {raw}\n"),
 ///         }
 ///         Ok::<(), Error>(())
 ///     }
@@ -83,14 +82,15 @@ impl DriverType {
 pub trait Driver: 'static {
     /// The driver's data for each bound device. It is shared with the device's sysfs
     /// attribute callbacks, which run concurrently, hence `Sync`.
-    type Data<'bound>: Send + Sync + 'bound;
+    type Data<'bound>: Send + 'bound;
 
     /// Which devices the driver binds by default.
     const TYPE: DriverType;
 
-    /// The sysfs attributes the driver adds to each bound device, built with
-    /// [`device_attributes!`](kernel::device_attributes).
-    const DEVICE_GROUPS: Option<&'static Groups<Adapter<Self>>> = None;
+    /// The sysfs attributes the driver adds to each bound device: a table built with
+    /// [`device_attributes!`](kernel::device_attributes) for `Self::Data`, as
+    /// `Some(TABLE.driver_groups())`.
+    const DEVICE_GROUPS: Option<DriverGroups<Self>> = None;
 
     /// Binds the driver to `dev`.
     fn probe<'bound>(
@@ -103,6 +103,9 @@ pub trait Driver: 'static {
     }
 }
 
+/// The sysfs attribute table of the dax driver `T` (see [`Driver::DEVICE_GROUPS`]).
+pub type DriverGroups<T> = device::attribute::DriverGroups<Adapter<T>>;
+
 /// An adapter for the registration of dax drivers.
 pub struct Adapter<T: Driver + ?Sized>(PhantomData<T>);
 
@@ -114,10 +117,7 @@ unsafe impl<T: Driver> driver::DriverLayout for Adapter<T> {
     type DriverType = bindings::dax_device_driver;
     type DriverData<'bound> = T::Data<'bound>;
     const DEVICE_DRIVER_OFFSET: usize = offset_of!(bindings::dax_device_driver, drv);
-    const DEVICE_GROUPS: Option<DriverGroups<Self>> = match T::DEVICE_GROUPS {
-        Some(groups) => Some(groups.driver_groups()),
-        None => None,
-    };
+    const DEVICE_GROUPS: Option<DriverGroups<T>> = T::DEVICE_GROUPS;
 }
 
 // SAFETY: `unregister` is only called after a successful `register`, and undoes it.
@@ -210,18 +210,13 @@ impl<Ctx: device::DeviceContext> Device<Ctx> {
         self.0.get()
     }
 
-    /// The NUMA node the device's memory belongs to, if the platform knows it.
-    pub fn target_node(&self) -> Option<NumaNode> {
+    /// The NUMA node the device's memory belongs to, or the bus's number for it if that is
+    /// no valid node (negative when the platform does not know the node).
+    pub fn target_node(&self) -> Result<NumaNode, i32> {
         // SAFETY: By the type invariant `self.as_raw()` is valid; `target_node` is set when
         // the device is created (`devm_create_dev_dax()`) and never changes.
         let node = unsafe { (*self.as_raw()).target_node };
-        NumaNode::new(node).ok()
-    }
-
-    /// The node number as the dax bus has it: negative when the node is unknown.
-    pub fn raw_target_node(&self) -> i32 {
-        // SAFETY: As in `target_node()`.
-        unsafe { (*self.as_raw()).target_node }
+        NumaNode::new(node).map_err(|_| node)
     }
 }
 

@@ -3,7 +3,7 @@
 //! Memory hotplug: adding memory to the system at run time, and removing it.
 //!
 //! A driver that owns a physical address range (device-DAX kmem, virtio-mem, CXL) reserves it
-//! as System RAM ([`SystemRamRegion`](crate::io::resource::SystemRamRegion)), adds it to the
+//! as System RAM ([`Region::request_system_ram`](crate::io::resource::Region::request_system_ram)), adds it to the
 //! memory hotplug core as driver-managed memory in a memory group, and may later offline and
 //! remove it again. Each step is an owned value whose drop undoes it:
 //!
@@ -13,8 +13,8 @@
 //! - [`AddedMemory`]: memory added with `__add_memory_driver_managed()`.
 //! - [`NodeMemoryType`]: a node's memory tier type (`init_node_memory_type()`).
 //!
-//! Memory that cannot be removed (it is online and in use) stays added until reboot. The API
-//! makes that a deliberate act, [`AddedMemory::leak_until_reboot`], which also keeps the
+//! Memory that cannot be removed (it is online and in use) stays added until reboot: a driver
+//! keeps it by never dropping its [`AddedMemory`] (`core::mem::forget`), which also keeps the
 //! resource name alive, as the iomem tree still points at it.
 //!
 //! C headers: [`include/linux/memory_hotplug.h`](srctree/include/linux/memory_hotplug.h),
@@ -137,7 +137,6 @@ impl BlockRange {
 /// assert_eq!(OnlineType::from_sysfs(c"offline"), Ok(OnlineType::Offline));
 /// assert_eq!(OnlineType::from_sysfs(c"online\n\n"), Err(EINVAL));
 /// assert_eq!(OnlineType::OnlineKernel.name(), c"online_kernel");
-/// assert!(!OnlineType::Offline.is_online());
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum OnlineType {
@@ -167,11 +166,6 @@ impl OnlineType {
         // SAFETY: For the four `enum mmop` values `mhp_online_type_to_str()` returns a string
         // literal of drivers/base/memory.c, never NULL.
         unsafe { CStr::from_char_ptr(name) }
-    }
-
-    /// Whether memory of this type is online.
-    pub fn is_online(self) -> bool {
-        self != Self::Offline
     }
 
     /// The system default for newly added memory (`auto_online_blocks`), read at call time.
@@ -223,10 +217,6 @@ impl MemoryGroup {
         Ok(Self { id })
     }
 
-    /// Keeps the group registered until reboot: for memory that stays added in it.
-    pub fn leak_until_reboot(self) {
-        let _ = ManuallyDrop::new(self);
-    }
 }
 
 impl Drop for MemoryGroup {
@@ -255,21 +245,12 @@ pub struct RemoveError {
     pub error: Error,
 }
 
-impl From<RemoveError> for Error {
-    fn from(e: RemoveError) -> Self {
-        // Dropping the memory tries `remove_memory()` once more, and keeps it added if that
-        // fails too.
-        e.error
-    }
-}
-
 /// Memory added to the system as driver-managed System RAM with
 /// `__add_memory_driver_managed()`.
 ///
 /// Dropping it removes it with `remove_memory()`, which never offlines: memory that is still
 /// online cannot be removed, and is then kept added until reboot with a loud error. Drivers
-/// remove it with [`AddedMemory::remove`] or [`AddedMemory::offline_and_remove`], and call
-/// [`AddedMemory::leak_until_reboot`] when it must stay.
+/// remove it with [`AddedMemory::remove`] or [`AddedMemory::offline_and_remove`].
 ///
 /// # Invariants
 ///
@@ -284,19 +265,20 @@ pub struct AddedMemory {
 
 impl AddedMemory {
     /// Adds `range` to the memory group `group` as driver-managed memory, with the resource
-    /// name `name` (e.g. "System RAM (kmem)"), onlined as `online`, and appends it to `memory`.
+    /// name `name` (e.g. "System RAM (kmem)"), onlined as `online`.
     ///
-    /// Room in `memory` is allocated before the memory is added, so added memory is never
-    /// dropped because it could not be stored. On failure `memory` keeps its contents.
+    /// mm exports `__add_memory_driver_managed()` to the `kmem` module only
+    /// (`EXPORT_SYMBOL_FOR_MODULES`). This function is always inlined, so the call to it is
+    /// made by the calling module, and modpost refuses it in any module not named `kmem`, as it
+    /// does for C; the kernel crate exports no symbol that reaches it.
+    #[inline(always)]
     pub fn add_driver_managed(
-        memory: &mut KVec<Self>,
         group: &MemoryGroup,
         range: BlockRange,
         name: &CStr,
         options: AddOptions,
         online: OnlineType,
-    ) -> Result {
-        memory.reserve(1, GFP_KERNEL)?;
+    ) -> Result<Self> {
         let name = CString::try_from(name)?;
         let mut flags = bindings::MHP_NID_IS_MGID;
         if options.memmap_on_memory {
@@ -316,17 +298,10 @@ impl AddedMemory {
             )
         })?;
         // INVARIANT: the range was added under `name` by this one call.
-        let added = Self {
+        Ok(Self {
             range,
             name: ManuallyDrop::new(name),
-        };
-        // Room for one more was reserved above, so this cannot fail; if it did, the memory
-        // would stay added rather than be removed behind the caller's back.
-        if let Err(e) = memory.push_within_capacity(added) {
-            e.0.leak_until_reboot();
-            return Err(ENOMEM);
-        }
-        Ok(())
+        })
     }
 
     /// The added range.
@@ -337,8 +312,8 @@ impl AddedMemory {
     /// Removes the memory with `remove_memory()`. That never offlines: if any block is still
     /// online it fails with [`EBUSY`], and the memory is handed back, still added.
     pub fn remove(self) -> Result<(), RemoveError> {
-        // SAFETY: By the type invariant the range is added.
-        match to_result(unsafe { remove_memory(self.range.start, self.range.len()) }) {
+        // SAFETY: By the type invariant the range was added with one call and is not removed.
+        match to_result(unsafe { bindings::remove_memory(self.range.start, self.range.len()) }) {
             Ok(()) => {
                 self.forget_removed();
                 Ok(())
@@ -350,58 +325,45 @@ impl AddedMemory {
         }
     }
 
-    /// Offlines and removes all of `memory` atomically with
-    /// `offline_and_remove_memory_ranges()`: either every range is offlined and removed and
-    /// `memory` is left empty, or none is and `memory` is untouched, in its previous state.
-    pub fn offline_and_remove(memory: &mut KVec<Self>) -> Result {
-        if memory.is_empty() {
+    /// Offlines and removes the memory in every slot of `memory` that holds some, as one
+    /// operation, with `offline_and_remove_memory_ranges()`. On success every slot is empty;
+    /// on failure no memory was removed, and every slot holds what it held.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::memory_hotplug::AddedMemory;
+    ///
+    /// // Slots without memory are skipped; with none at all there is nothing to do.
+    /// let (mut a, mut b) = (None, None);
+    /// assert_eq!(AddedMemory::offline_and_remove([&mut a, &mut b]), Ok(()));
+    /// ```
+    pub fn offline_and_remove<'a>(
+        memory: impl IntoIterator<Item = &'a mut Option<Self>>,
+    ) -> Result {
+        let mut slots = KVec::new();
+        let mut ranges = KVec::new();
+        for slot in memory {
+            if let Some(m) = slot.as_ref() {
+                ranges.push(m.range.as_raw(), GFP_KERNEL)?;
+                slots.push(slot, GFP_KERNEL)?;
+            }
+        }
+        if ranges.is_empty() {
             return Ok(());
         }
-        let mut ranges = KVec::with_capacity(memory.len(), GFP_KERNEL)?;
-        for m in memory.iter() {
-            ranges.push(m.range.as_raw(), GFP_KERNEL)?;
-        }
         let nr = u32::try_from(ranges.len())?;
-        // SAFETY: `ranges` holds `nr` ranges, each added by one call (type invariant).
-        to_result(unsafe { offline_and_remove_memory_ranges(ranges.as_ptr(), nr) })?;
-        // `offline_and_remove_memory_ranges()` returns 0 once every block is offline, but its
-        // second phase only WARNs when `try_remove_memory()` fails for a range and goes on: such
-        // a range is still added, and its resource, which points at the name, is still in the
-        // iomem tree. So believe the tree, not the return value.
-        for m in memory.drain_all() {
-            if m.resource_present() {
-                pr_err!(
-                    "{:#x}-{:#x} not removed: kept added until reboot\n",
-                    m.range.start,
-                    m.range.end
-                );
-                m.leak_until_reboot();
-            } else {
+        // SAFETY: `ranges` holds `nr` ranges, each added by one call and not removed (type
+        // invariant). `offline_and_remove_memory_ranges()` removes either all of them and
+        // returns 0, or none and returns an error (it checks every range before it removes
+        // any; a failure after that WARNs).
+        to_result(unsafe { bindings::offline_and_remove_memory_ranges(ranges.as_ptr(), nr) })?;
+        for slot in slots {
+            if let Some(m) = slot.take() {
                 m.forget_removed();
             }
         }
         Ok(())
-    }
-
-    /// Whether the "System RAM" resource of this added memory (driver managed) is still in the
-    /// iomem tree, as `region_intersects()` sees it.
-    fn resource_present(&self) -> bool {
-        let flags = bindings::IORESOURCE_MEM
-            | bindings::IORESOURCE_SYSRAM
-            | bindings::IORESOURCE_SYSRAM_DRIVER_MANAGED;
-        let Ok(size) = usize::try_from(self.range.len()) else {
-            return true;
-        };
-        // SAFETY: `region_intersects()` only reads the iomem tree, under the resource lock.
-        let rc = unsafe {
-            bindings::region_intersects(
-                self.range.start,
-                size,
-                flags as c_ulong,
-                bindings::IORES_DESC_NONE as c_ulong,
-            )
-        };
-        rc != bindings::REGION_DISJOINT as c_int
     }
 
     /// Frees what a removed range still holds, without trying to remove it again.
@@ -411,18 +373,12 @@ impl AddedMemory {
         // never used again.
         unsafe { ManuallyDrop::drop(&mut this.name) };
     }
-
-    /// Keeps the memory added, and its resource name allocated, until reboot: for memory
-    /// that is online and cannot be removed without offlining it.
-    pub fn leak_until_reboot(self) {
-        let _ = ManuallyDrop::new(self);
-    }
 }
 
 impl Drop for AddedMemory {
     fn drop(&mut self) {
-        // SAFETY: By the type invariant the range is added.
-        if unsafe { remove_memory(self.range.start, self.range.len()) } == 0 {
+        // SAFETY: By the type invariant the range was added with one call and is not removed.
+        if unsafe { bindings::remove_memory(self.range.start, self.range.len()) } == 0 {
             // SAFETY: The memory is removed, so the core no longer uses the name, and `self`
             // is being dropped.
             unsafe { ManuallyDrop::drop(&mut self.name) };
@@ -435,26 +391,6 @@ impl Drop for AddedMemory {
             );
         }
     }
-}
-
-/// `remove_memory()`, or the C fallback without `CONFIG_MEMORY_HOTREMOVE` (-EBUSY).
-///
-/// # Safety
-///
-/// `start..start + size` must have been added with one `__add_memory_driver_managed()` call.
-unsafe fn remove_memory(start: u64, size: u64) -> c_int {
-    // SAFETY: Guaranteed by the caller.
-    unsafe { bindings::remove_memory(start, size) }
-}
-
-/// `offline_and_remove_memory_ranges()`, or its C fallback without `CONFIG_MEMORY_HOTREMOVE`.
-///
-/// # Safety
-///
-/// `ranges` must point to `nr` ranges, each added with one `__add_memory_driver_managed()`.
-unsafe fn offline_and_remove_memory_ranges(ranges: *const bindings::range, nr: u32) -> c_int {
-    // SAFETY: Guaranteed by the caller.
-    unsafe { bindings::offline_and_remove_memory_ranges(ranges, nr) }
 }
 
 /// The abstract distance of DRAM (`MEMTIER_ADISTANCE_DRAM`); slower memory has larger values.
@@ -475,113 +411,54 @@ pub fn calc_adistance(node: NumaNode, default: c_int) -> c_int {
     default
 }
 
-#[cfg(CONFIG_NUMA)]
-mod types {
-    use super::*;
-    use crate::{
-        new_mutex,
-        sync::{
-            Mutex,
-            SetOnce, //
-        },
-        types::Opaque,
-    };
-    use core::ptr::NonNull;
-
-    /// The memory types of Rust drivers, one per abstract distance, each holding one
-    /// reference, linked through their `list` member (`mt_find_alloc_memory_type()`).
-    ///
-    /// One list for the whole kernel, never freed: memory types are system-wide objects keyed
-    /// by abstract distance, so two drivers (or devices) onlining memory of one distance into
-    /// one node share a type, and its pointer can be compared for as long as a node uses it.
-    #[pin_data]
-    struct TypeList {
-        #[pin]
-        head: Opaque<bindings::list_head>,
-    }
-
-    // SAFETY: The list is only used with the lock around it held.
-    unsafe impl Send for TypeList {}
-
-    static TYPES: SetOnce<Pin<KBox<Mutex<TypeList>>>> = SetOnce::new();
-
-    /// The list, allocated on first use.
-    fn list() -> Result<Pin<&'static Mutex<TypeList>>> {
-        loop {
-            if let Some(list) = TYPES.as_ref() {
-                return Ok(list.as_ref());
-            }
-            let new = KBox::pin_init(
-                new_mutex!(pin_init!(TypeList {
-                    // SAFETY: `INIT_LIST_HEAD()` initializes the pinned list head in place.
-                    head <- Opaque::ffi_init(|p| unsafe { bindings::INIT_LIST_HEAD(p) }),
-                })),
-                GFP_KERNEL,
-            )?;
-            if !TYPES.populate(new) {
-                // Another caller is storing its list (a pointer write): wait for it.
-                while TYPES.as_ref().is_none() {
-                    core::hint::spin_loop();
-                }
-            }
-        }
-    }
-
-    /// Makes the memory type of `adist` the type of `node` unless it has one, and takes a use.
-    pub(super) fn init(node: c_int, adist: c_int) -> Result<NonNull<bindings::memory_dev_type>> {
-        let list = list()?;
-        let guard = list.lock();
-        // SAFETY: The list head is initialized, and the lock serializes its users.
-        let mtype = unsafe { bindings::mt_find_alloc_memory_type(adist, guard.head.get()) };
-        let mtype = NonNull::new(crate::error::from_err_ptr(mtype)?).ok_or(ENOMEM)?;
-        // SAFETY: `node` is a valid node id (checked by the caller) and `mtype` is a memory
-        // type the list holds a reference to, forever.
-        unsafe { bindings::init_node_memory_type(node, mtype.as_ptr()) };
-        Ok(mtype)
-    }
-
-    /// Undoes [`init`] for the type it returned.
-    pub(super) fn clear(node: c_int, mtype: NonNull<bindings::memory_dev_type>) {
-        // SAFETY: `clear_node_memory_type()` drops the node's use count only when `mtype` is
-        // the node's type, which is then the one `init()` counted: `init_node_memory_type()`
-        // counts a use only for a matching type. `mtype` is never freed (held by `TYPES`).
-        unsafe { bindings::clear_node_memory_type(node, mtype.as_ptr()) };
-    }
-}
-
 /// A use of a node's memory tier type by memory a driver adds there (`init_node_memory_type()`);
-/// dropping it gives the use back (`clear_node_memory_type()` for the same type).
+/// dropping it gives the use back (`clear_node_memory_type()`).
 ///
-/// The type is the one for the abstract distance given, shared by every Rust user of that
-/// distance. Without `CONFIG_NUMA` there are no memory types, and this is empty, as in C.
+/// A node has one memory type. The first user gives the node its type; every user of the same
+/// abstract distance then shares it and counts a use; a user of another distance counts
+/// none, and its drop changes nothing. Without `CONFIG_NUMA` there are no memory types, and
+/// this is empty, as in C.
 ///
 /// # Invariants
 ///
-/// With `CONFIG_NUMA`, `init_node_memory_type(node, mtype)` was called and is not undone yet,
-/// and `mtype` is never freed.
+/// With `CONFIG_NUMA`, `mtype` is a memory type this value holds a reference to; if `counted`,
+/// `init_node_memory_type(node, mtype)` counted a use that is not given back yet.
 pub struct NodeMemoryType {
     #[cfg(CONFIG_NUMA)]
     node: c_int,
     #[cfg(CONFIG_NUMA)]
     mtype: core::ptr::NonNull<bindings::memory_dev_type>,
+    #[cfg(CONFIG_NUMA)]
+    counted: bool,
 }
 
-// SAFETY: Only a node number and a pointer to a never-freed memory type are kept, and the C
-// functions that use them take `memory_tier_lock`.
+// SAFETY: Only a node number and a reference to a memory type are kept; the C functions that
+// use them take `memory_tier_lock`, and the reference can be put from any thread.
 unsafe impl Send for NodeMemoryType {}
 // SAFETY: `&NodeMemoryType` gives no access to anything.
 unsafe impl Sync for NodeMemoryType {}
 
 impl NodeMemoryType {
     /// Gives `node` the memory type of abstract distance `adist`, unless it has a type
-    /// already, and counts a use of it; [`EINVAL`] for [`NumaNode::NO_NODE`].
+    /// already, and counts a use of the node's type if it has that distance; [`EINVAL`] for
+    /// [`NumaNode::NO_NODE`].
     pub fn init(node: NumaNode, adist: c_int) -> Result<Self> {
         let node = node_id(node)?;
         #[cfg(CONFIG_NUMA)]
         {
-            let mtype = types::init(node, adist)?;
-            // INVARIANT: initialized above with a type of the never-freed list.
-            Ok(Self { node, mtype })
+            // SAFETY: `alloc_memory_type()` has no preconditions; it returns a type with one
+            // reference, ours, or an error pointer.
+            let mtype = crate::error::from_err_ptr(unsafe { bindings::alloc_memory_type(adist) })?;
+            let mtype = core::ptr::NonNull::new(mtype).ok_or(ENOMEM)?;
+            // SAFETY: `node` is a valid node id (`node_id()`), and `mtype` a valid type.
+            let counted = unsafe { bindings::init_node_memory_type(node, mtype.as_ptr()) };
+            // INVARIANT: we hold the reference of `alloc_memory_type()`; `counted` is what
+            // `init_node_memory_type()` reported.
+            Ok(Self {
+                node,
+                mtype,
+                counted,
+            })
         }
         #[cfg(not(CONFIG_NUMA))]
         {
@@ -590,16 +467,21 @@ impl NodeMemoryType {
         }
     }
 
-    /// Keeps the use until reboot: for memory that stays added in the node.
-    pub fn leak_until_reboot(self) {
-        let _ = ManuallyDrop::new(self);
-    }
 }
 
 impl Drop for NodeMemoryType {
     fn drop(&mut self) {
         #[cfg(CONFIG_NUMA)]
-        types::clear(self.node, self.mtype);
+        {
+            if self.counted {
+                // SAFETY: `init_node_memory_type(self.node, self.mtype)` counted a use (type
+                // invariant): the node's type has `self.mtype`'s distance until that use is given
+                // back, and `clear_node_memory_type()` gives back exactly one.
+                unsafe { bindings::clear_node_memory_type(self.node, self.mtype.as_ptr()) };
+            }
+            // SAFETY: We hold a reference to `self.mtype` (type invariant), not used again.
+            unsafe { bindings::put_memory_type(self.mtype.as_ptr()) };
+        }
     }
 }
 
@@ -648,34 +530,76 @@ mod tests {
         assert_eq!(calc_adistance(NumaNode::NO_NODE, 7), 7);
     }
 
-    /// The references held on a memory type (its `kref`).
+    /// A node no machine the tests run on has, so no one else uses its memory type slot.
     #[cfg(CONFIG_NUMA)]
-    fn type_refs(t: &NodeMemoryType) -> c_int {
-        // SAFETY: `t.mtype` is a memory type that is never freed (type invariant).
-        unsafe {
-            core::ptr::read_volatile(&raw const (*t.mtype.as_ptr()).kref.refcount.refs.counter)
-        }
+    fn spare_node() -> NumaNode {
+        NumaNode::new(bindings::MAX_NUMNODES as c_int - 1).unwrap()
     }
 
-    /// Dropping a use gives back that use only: a node keeps the type another user gave it.
-    /// `clear_node_memory_type(node, NULL)` would take the other user's use, leave the node
-    /// without a type, and the next user's type would then be installed (and referenced).
+    #[cfg(CONFIG_NUMA)]
+    const A: c_int = ADISTANCE_DRAM * 7;
+    #[cfg(CONFIG_NUMA)]
+    const B: c_int = ADISTANCE_DRAM * 9;
+    #[cfg(CONFIG_NUMA)]
+    const C: c_int = ADISTANCE_DRAM * 11;
+
+    /// Whether the node has no type (or one of distance `adist`): a new use of `adist` counts.
+    #[cfg(CONFIG_NUMA)]
+    fn counts(node: NumaNode, adist: c_int) -> bool {
+        NodeMemoryType::init(node, adist).unwrap().counted
+    }
+
+    /// The first owner gives the node its type; an owner of another distance counts nothing.
+    /// Dropped first in, first out: the first drop clears the node's type, and the second,
+    /// which counted nothing, must change nothing (before `clear_node_memory_type()` learnt
+    /// that, it put the node's NULL type).
     #[cfg(CONFIG_NUMA)]
     #[test]
-    fn node_type_gives_back_only_its_own_use() {
-        // The last node number: no machine the tests run on has it, so no one else uses its
-        // memory type slot.
-        let node = NumaNode::new(bindings::MAX_NUMNODES as c_int - 1).unwrap();
-        let (own, other) = (ADISTANCE_DRAM * 7, ADISTANCE_DRAM * 9);
-        let first = NodeMemoryType::init(node, own).unwrap();
-        let second = NodeMemoryType::init(node, other).unwrap();
-        let refs = type_refs(&second);
-        drop(second);
-        let third = NodeMemoryType::init(node, other).unwrap();
-        // The node still has `first`'s type, so `third`'s type was neither installed nor
-        // referenced again.
-        assert_eq!(type_refs(&third), refs);
-        drop(third);
+    fn node_type_fifo_drops() {
+        let node = spare_node();
+        let first = NodeMemoryType::init(node, A).unwrap();
+        let second = NodeMemoryType::init(node, B).unwrap();
+        assert!(first.counted && !second.counted);
         drop(first);
+        drop(second);
+        assert!(counts(node, C));
+    }
+
+    /// Dropped last in, first out: the second drop gives nothing back, the node keeps the
+    /// first owner's type until that is dropped.
+    #[cfg(CONFIG_NUMA)]
+    #[test]
+    fn node_type_lifo_drops() {
+        let node = spare_node();
+        let first = NodeMemoryType::init(node, A).unwrap();
+        let second = NodeMemoryType::init(node, B).unwrap();
+        drop(second);
+        assert!(!counts(node, B));
+        drop(first);
+        assert!(counts(node, B));
+    }
+
+    /// Owners of one distance share the node's type; it goes with the last of them, and an
+    /// owner that counted nothing never takes a use from a later owner.
+    #[cfg(CONFIG_NUMA)]
+    #[test]
+    fn node_type_third_owner() {
+        let node = spare_node();
+        let first = NodeMemoryType::init(node, A).unwrap();
+        let second = NodeMemoryType::init(node, A).unwrap();
+        let other = NodeMemoryType::init(node, B).unwrap();
+        assert!(second.counted && !other.counted);
+        drop(first);
+        // `second` still holds the node's type.
+        assert!(!counts(node, B));
+        drop(second);
+        // The node is free: a third owner of `B` gives it its type...
+        let third = NodeMemoryType::init(node, B).unwrap();
+        assert!(third.counted);
+        // ...and `other`, of the same distance but uncounted, does not take `third`'s use.
+        drop(other);
+        assert!(!counts(node, C));
+        drop(third);
+        assert!(counts(node, C));
     }
 }

@@ -16,6 +16,50 @@ DIR="$(dirname "$(readlink -f "$0")")"
 . "$DIR"/../kselftest/ktap_helpers.sh
 . "$DIR"/dax-kmem-lib.sh
 
+# read_during_online -- online the device (from unplugged) in the background
+# and read "state" in a loop meanwhile. A read must never wait for the
+# transition: at least one read that starts in the second half of the
+# online returns before the online does, and every read returns a state the
+# device was in. Leaves the device online_movable.
+read_during_online() {
+	local tmp w n=0 mid=0 bad="" a b st wstart wend
+	tmp=$(mktemp -d)
+	(
+		echo "$EPOCHREALTIME" > "$tmp/start"
+		write_state online_movable > "$tmp/rc"
+		echo "$EPOCHREALTIME" > "$tmp/end"
+	) &
+	w=$!
+	while kill -0 "$w" 2> /dev/null; do
+		a=$EPOCHREALTIME
+		read -r st < "$HP"
+		b=$EPOCHREALTIME
+		echo "$a $b $st" >> "$tmp/reads"
+	done
+	wait "$w"
+	read -r wstart < "$tmp/start"
+	read -r wend < "$tmp/end"
+	wstart=${wstart/./}
+	wend=${wend/./}
+	while read -r a b st; do
+		a=${a/./}
+		b=${b/./}
+		n=$((n + 1))
+		case "$st" in unplugged|online_movable) ;; *) bad="$bad $st" ;; esac
+		if ((a >= wstart + (wend - wstart) / 2 && b < wend)); then
+			mid=$((mid + 1))
+		fi
+	done < "$tmp/reads"
+	local rc ms=$(((wend - wstart) / 1000))
+	rc=$(cat "$tmp/rc")
+	rm -rf "$tmp"
+	if [ "$rc" = ok ] && [ "$mid" -gt 0 ] && [ -z "$bad" ]; then
+		ktap_test_pass "state reads during a ${ms} ms online: $n, $mid returned mid-online"
+	else
+		ktap_test_fail "online $rc in ${ms} ms; $n reads, $mid mid-online, bad:${bad:- none}"
+	fi
+}
+
 # write_state VALUE -- dax_write VALUE to the state attribute in one write(2).
 write_state() {
 	dax_write "$HP" "$1"
@@ -55,7 +99,7 @@ if [ "$(write_state unplugged)" != ok ]; then
 	exit "$KSFT_SKIP"
 fi
 mt0=$(memtotal_kb)
-ktap_set_plan 17
+ktap_set_plan 18
 
 expect "offline refused" 'offline\n' "$EINVAL" unplugged
 expect "newline only refused" '\n' "$EINVAL" unplugged
@@ -73,6 +117,8 @@ expect "online_kernel" 'online_kernel\n' ok online_kernel
 expect "unplug from online_kernel" 'unplugged\n' ok unplugged
 expect "online (the default zone)" 'online\n' ok online
 expect "unplug from online" 'unplugged\n' ok unplugged
+read_during_online
+write_state unplugged > /dev/null
 
 if [ "$(memtotal_kb)" = "$mt0" ] && [ "$(kmem_bytes)" = 0 ]; then
 	ktap_test_pass "MemTotal back to $mt0 kB, nothing left in /proc/iomem"
