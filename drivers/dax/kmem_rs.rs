@@ -38,7 +38,7 @@ use kernel::{
     sync::{
         Mutex,
         SpinLock, //
-    },
+    }, //
 };
 
 /// Default abstract distance assigned to the NUMA node onlined by kmem if the low level
@@ -128,7 +128,10 @@ impl Hotplug {
             let range = BlockRange::new(&orig).map_or_else(
                 || {
                     let (start, end) = (orig.start(), orig.end());
-                    dev_info!(dev, "mapping{i}: {start:#x}-{end:#x} too small after alignment\n");
+                    dev_info!(
+                        dev,
+                        "mapping{i}: {start:#x}-{end:#x} too small after alignment\n"
+                    );
                     Range::TooSmall
                 },
                 |r| {
@@ -140,7 +143,10 @@ impl Hotplug {
         }
 
         if total_len == 0 {
-            dev_warn!(dev, "rejecting DAX region without any memory after alignment\n");
+            dev_warn!(
+                dev,
+                "rejecting DAX region without any memory after alignment\n"
+            );
             return Err(EINVAL);
         } else if total_len != orig_len {
             let lost = BinarySize::new(orig_len - total_len);
@@ -165,12 +171,19 @@ impl Hotplug {
             let Range::Free(range) = *r else { continue };
             let name = CString::try_from(dev.name())?;
             if let Some(res) = Region::request_system_ram(range.start(), range.len(), name) {
-                *r = Range::Reserved { range, _res: res, mem: None };
+                *r = Range::Reserved {
+                    range,
+                    _res: res,
+                    mem: None,
+                };
                 mapped += 1;
                 continue;
             }
             let (start, end) = (range.start(), range.end());
-            dev_warn!(dev, "mapping{i}: {start:#x}-{end:#x} could not reserve region\n");
+            dev_warn!(
+                dev,
+                "mapping{i}: {start:#x}-{end:#x} could not reserve region\n"
+            );
             // Once some memory has been onlined we can't assume that it can be un-onlined
             // safely.
             if mapped == 0 {
@@ -189,9 +202,10 @@ impl Hotplug {
         };
         let mut added = 0;
         for (i, r) in self.ranges.iter_mut().enumerate() {
-            let Range::Reserved { range, mem, .. } = r else { continue };
-            match AddedMemory::add_driver_managed(&self.group, *range, KMEM_NAME, options, online)
-            {
+            let Range::Reserved { range, mem, .. } = r else {
+                continue;
+            };
+            match AddedMemory::add_driver_managed(&self.group, *range, KMEM_NAME, options, online) {
                 Ok(m) => {
                     *mem = Some(m);
                     added += 1;
@@ -248,10 +262,15 @@ impl Hotplug {
     fn remove_ranges(&mut self, dev: &Device<Bound>) -> bool {
         let mut all = true;
         for (i, r) in self.ranges.iter_mut().enumerate() {
-            let Range::Reserved { range, mem, .. } = r else { continue };
+            let Range::Reserved { range, mem, .. } = r else {
+                continue;
+            };
             if let Some(Err(e)) = mem.take().map(AddedMemory::remove) {
                 let (start, end) = (range.start(), range.end());
-                dev_warn!(dev, "mapping{i}: {start:#x}-{end:#x} stuck online until reboot\n");
+                dev_warn!(
+                    dev,
+                    "mapping{i}: {start:#x}-{end:#x} stuck online until reboot\n"
+                );
                 *mem = Some(e.memory);
                 all = false;
                 continue;
@@ -370,7 +389,14 @@ mod tests {
             State::parse(c"online_movable\n"),
             Ok(State::Plugged(OnlineType::OnlineMovable))
         );
-        for bad in [c"offline", c"offline\n", c"", c"\n", c"online\n\n", c"bogus"] {
+        for bad in [
+            c"offline",
+            c"offline\n",
+            c"",
+            c"\n",
+            c"online\n\n",
+            c"bogus",
+        ] {
             assert_eq!(State::parse(bad), Err(EINVAL));
         }
         assert_eq!(State::Unplugged.name(), c"unplugged");

@@ -216,7 +216,6 @@ impl MemoryGroup {
         // INVARIANT: registration succeeded and returned the group id.
         Ok(Self { id })
     }
-
 }
 
 impl Drop for MemoryGroup {
@@ -466,7 +465,6 @@ impl NodeMemoryType {
             Ok(Self {})
         }
     }
-
 }
 
 impl Drop for NodeMemoryType {
@@ -528,6 +526,23 @@ mod tests {
             Some(EINVAL)
         );
         assert_eq!(calc_adistance(NumaNode::NO_NODE, 7), 7);
+    }
+
+    /// A failed add holds nothing: the first memory block is boot RAM, so adding it again is
+    /// refused, and the group is left without memory (its drop unregisters it).
+    #[test]
+    fn failed_add_holds_nothing() {
+        let bs = block_size();
+        let pages = usize::try_from(bs).unwrap() / crate::page::PAGE_SIZE;
+        let group = MemoryGroup::register_static(NumaNode::new(0).unwrap(), pages).unwrap();
+        let range = BlockRange::new(&(0..=bs - 1)).unwrap();
+        let (name, options) = (c"System RAM (test)", AddOptions::default());
+        let added =
+            AddedMemory::add_driver_managed(&group, range, name, options, OnlineType::Offline);
+        assert!(added.is_err());
+        // SAFETY: `group.id` is registered (type invariant); unregistering fails with memory.
+        assert_eq!(unsafe { bindings::memory_group_unregister(group.id) }, 0);
+        core::mem::forget(group);
     }
 
     /// A node no machine the tests run on has, so no one else uses its memory type slot.

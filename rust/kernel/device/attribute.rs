@@ -132,7 +132,10 @@ impl<D: Sync, const N: usize> AttributeList<D, N> {
 ///
 /// The group's attributes are those of a static [`AttributeList<D, N>`].
 #[repr(transparent)]
-pub struct Group<D>(Opaque<bindings::attribute_group>, PhantomData<fn() -> *const D>);
+pub struct Group<D>(
+    Opaque<bindings::attribute_group>,
+    PhantomData<fn() -> *const D>,
+);
 
 // SAFETY: The group is never changed after it is built, and the C side only reads it.
 unsafe impl<D> Sync for Group<D> {}

@@ -526,7 +526,7 @@ kunit_results() {
 		/^    (not )?ok [0-9]+ / {
 			ok = ($1 == "ok")
 			sub(/^    (not )?ok [0-9]+ /, "")
-			if ((suite ": " $0) !~ /memory_hotplug|_dax_|dax_rs|^kmem_rs/)
+			if ((suite ": " $0) !~ /memory_hotplug|_dax_|dax_rs|device_attribute_rs|^kmem_rs/)
 				next
 			n++
 			line[n] = (ok ? "ok " : "not ok ") n " " suite ": " $0
@@ -545,10 +545,12 @@ kunit_results() {
 # suite_kunit -- the memory_hotplug #[kunit_tests] (built in, run at boot)
 # and the Rust driver's, which run when $KMEM_RS_MODULE is loaded.
 suite_kunit() { kunit_results 'kmem_rs'; }
-# suite_kunit_doctests_hotplug, suite_kunit_doctests_dax -- the doctests of
-# the two abstractions (built in, run at boot).
+# suite_kunit_doctests_hotplug, suite_kunit_doctests_dax,
+# suite_kunit_doctests_attribute -- the doctests of
+# the abstractions (built in, run at boot).
 suite_kunit_doctests_hotplug() { kunit_results; }
 suite_kunit_doctests_dax() { kunit_results; }
+suite_kunit_doctests_attribute() { kunit_results; }
 
 # --- demo -------------------------------------------------------------------
 

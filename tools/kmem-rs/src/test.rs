@@ -81,6 +81,18 @@ pub const SUITES: &[Suite] = &[
         pmem: None,
     },
     Suite {
+        name: "kunit-doctests-attribute",
+        about: "KUnit: the doctests of rust/kernel/device/attribute.rs",
+        append: &[
+            "kunit.enable=1",
+            "kunit.filter_glob=rust_doctests_kernel.rust_doctest_kernel_device_attribute_rs_*",
+        ],
+        timeout: Duration::from_secs(600),
+        per_driver: false,
+        platform: PlatformKind::Pmem,
+        pmem: None,
+    },
+    Suite {
         name: "kunit-doctests-dax",
         about: "KUnit: the doctests of rust/kernel/dax.rs",
         append: &[
