@@ -26,6 +26,7 @@ use crate::ctx::Ctx;
 use crate::msrv;
 use crate::overlay;
 use crate::patches::{self, is_cover_letter, posting_files, Commits, PATCHES_DIR};
+use crate::restricted;
 use crate::run::{command, Step};
 use crate::send::{send_email, Via};
 use crate::series::Series;
@@ -70,6 +71,10 @@ pub const CHECKS: &[(&str, &str)] = &[
         "msrv",
         "rust/ and drivers/dax/ compile with the oldest rustc and bindgen the base supports",
     ),
+    (
+        "restricted",
+        "__add_memory_driver_managed stays kmem-only: a Rust module of another name fails modpost",
+    ),
 ];
 
 pub fn list() {
@@ -109,6 +114,7 @@ pub fn run(ctx: &Ctx, filters: &[String]) -> Result<(usize, usize)> {
             "norustdriver" => variant(ctx, &series, "norustdriver"),
             "nonuma" => variant(ctx, &series, "nonuma"),
             "msrv" => msrv_build(ctx, &series),
+            "restricted" => build::build(ctx, false, &series).and_then(|_| restricted::check(ctx)),
             _ => unreachable!(),
         };
         let secs = t.elapsed().as_secs_f64();

@@ -20,6 +20,7 @@ mod overlay;
 mod patches;
 mod qemu;
 mod reports;
+mod restricted;
 mod run;
 mod send;
 mod series;

@@ -519,14 +519,16 @@ mod tests {
         assert_eq!(ids, ["dax", "mm", "x86", "rust"]);
         let rust = s.posting("rust").unwrap();
         assert_eq!(s.postings[rust].based_on, ["dax", "mm", "x86"]);
-        assert_eq!(s.postings[rust].version, 2);
+        assert_eq!(s.postings[rust].version, 3);
         // The Rust series' patches that others build on come first.
         let order: Vec<&str> = s
             .patch_range(rust)
             .map(|i| s.patches[i].id.as_str())
             .collect();
         let at = |id: &str| order.iter().position(|p| *p == id).unwrap();
-        assert!(at("str") < at("dax") && at("attributes") < at("dax"));
+        assert!(at("str_sysfs_streq") < at("dax") && at("attributes") < at("dax"));
+        assert!(at("numa_node_id") < at("memory_hotplug"));
+        assert!(at("region_system_ram") < at("memory_hotplug"));
         assert!(at("memory_hotplug") < at("driver") && at("dax") < at("driver"));
     }
 
