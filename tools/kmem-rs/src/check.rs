@@ -817,6 +817,11 @@ fn variant(ctx: &Ctx, series: &Series, name: &str) -> Result<String> {
 /// with the oldest rustc and bindgen the base tree supports (with their
 /// clippy), and no warning in a series file.
 fn msrv_build(ctx: &Ctx, series: &Series) -> Result<String> {
+    // The series' files first: a series that does not parse fails before the build.
+    let files: BTreeSet<String> = overlay::desired(ctx, series)?
+        .into_keys()
+        .filter(|p| p.ends_with(".rs") || p.ends_with(".c"))
+        .collect();
     let m = msrv::ensure(ctx)?;
     let v = Ctx::new(
         Some(ctx.cache.clone()),
@@ -838,10 +843,6 @@ fn msrv_build(ctx: &Ctx, series: &Series) -> Result<String> {
             .arg("CLIPPY=1")
             .args(["rust/", "drivers/dax/"]),
     )?;
-    let files: BTreeSet<String> = overlay::desired(ctx, series)?
-        .into_keys()
-        .filter(|p| p.ends_with(".rs") || p.ends_with(".c"))
-        .collect();
     let warnings = series_warnings(&fs::read_to_string(&log)?, &files);
     if !warnings.is_empty() {
         bail!(
