@@ -14,6 +14,7 @@ use kernel::{
         Core,
         Device, //
     },
+    devres::Devres,
     fmt::Write,
     io::resource::Region,
     memory_hotplug::{
@@ -83,11 +84,12 @@ enum Range {
     TooSmall,
     /// Aligned to memory blocks; nothing held.
     Free(BlockRange),
-    /// Reserved in /proc/iomem under the device name; `mem` is the memory added in it.
+    /// Reserved in /proc/iomem under the device name; `mem` is the memory added in it, which
+    /// drops before its reservation.
     Reserved {
         range: BlockRange,
-        _res: Region,
         mem: Option<AddedMemory>,
+        _res: Region,
     },
 }
 
@@ -107,6 +109,8 @@ struct Hotplug {
     memmap_on_memory: bool,
     group: MemoryGroup,
     _node_type: NodeMemoryType,
+    /// The device's memory, usable while the device is bound to kmem.
+    memory: Devres<dax::Memory>,
 }
 
 impl Hotplug {
@@ -160,6 +164,7 @@ impl Hotplug {
             memmap_on_memory: dev.memmap_on_memory(),
             group: MemoryGroup::register_static(node, pages)?,
             _node_type: node_type,
+            memory: dev.memory()?,
         })
     }
 
@@ -173,8 +178,8 @@ impl Hotplug {
             if let Some(res) = Region::request_system_ram(range.start(), range.len(), name) {
                 *r = Range::Reserved {
                     range,
-                    _res: res,
                     mem: None,
+                    _res: res,
                 };
                 mapped += 1;
                 continue;
@@ -200,12 +205,13 @@ impl Hotplug {
         let options = AddOptions {
             memmap_on_memory: self.memmap_on_memory,
         };
+        let memory = self.memory.access(dev)?;
         let mut added = 0;
         for (i, r) in self.ranges.iter_mut().enumerate() {
             let Range::Reserved { range, mem, .. } = r else {
                 continue;
             };
-            match AddedMemory::add_driver_managed(&self.group, *range, KMEM_NAME, options, online) {
+            match memory.add(&self.group, *range, KMEM_NAME, options, online) {
                 Ok(m) => {
                     *mem = Some(m);
                     added += 1;
@@ -308,14 +314,16 @@ impl dax::Driver for KmemDriver {
 
     fn probe<'bound>(dev: &'bound dax::Device<Core<'_>>) -> impl PinInit<Kmem, Error> + 'bound {
         let online = OnlineType::system_default();
-        let hotplug = Hotplug::new(dev).and_then(|mut h| {
-            h.plug(dev.as_ref(), online)?;
-            Ok(h)
-        });
+        let hotplug = Hotplug::new(dev);
+        // Plug once the driver data is allocated, so that a failure after it unplugs first.
         try_pin_init!(Kmem {
             state <- new_spinlock!(State::Plugged(online)),
             hotplug <- new_mutex!(Some(hotplug?)),
         }? Error)
+        .pin_chain(move |kmem| match &mut *kmem.hotplug.lock() {
+            Some(hotplug) => hotplug.plug(dev.as_ref(), online),
+            None => Err(EINVAL),
+        })
     }
 
     fn unbind<'bound>(dev: &'bound dax::Device<Core<'_>>, this: Pin<&Kmem>) {

@@ -31,6 +31,18 @@ use core::{
     ptr::NonNull, //
 };
 
+#[cfg(CONFIG_MEMORY_HOTPLUG)]
+use crate::{
+    devres::Devres,
+    memory_hotplug::{
+        AddOptions,
+        AddedMemory,
+        BlockRange,
+        MemoryGroup,
+        OnlineType, //
+    },
+};
+
 /// Which devices a dax driver binds by default (C `enum dax_driver_type`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DriverType {
@@ -80,8 +92,8 @@ impl DriverType {
 /// }
 /// ```
 pub trait Driver: 'static {
-    /// The driver's data for each bound device. It is shared with the device's sysfs
-    /// attribute callbacks, which run concurrently, hence `Sync`.
+    /// The driver's data for each bound device. Attributes in [`Self::DEVICE_GROUPS`] share it
+    /// with concurrent callbacks, and require it to be `Sync`.
     type Data<'bound>: Send + 'bound;
 
     /// Which devices the driver binds by default.
@@ -247,6 +259,59 @@ impl Device<device::Bound> {
             let r = unsafe { (*ptr.add(i)).range };
             r.start..=r.end
         })
+    }
+}
+
+#[cfg(CONFIG_MEMORY_HOTPLUG)]
+impl Device<device::Bound> {
+    /// The device's memory, for the bound driver to add as System RAM with [`Memory::add`]:
+    /// revoked when the driver unbinds, so it can be used only while the device is bound to
+    /// the driver that asked for it.
+    pub fn memory(&self) -> Result<Devres<Memory>> {
+        let mut ranges = KVec::new();
+        for r in self.ranges() {
+            ranges.push(r, GFP_KERNEL)?;
+        }
+        // INVARIANT: the ranges of `self`, bound to the caller; `Devres` revokes the value when
+        // the driver unbinds.
+        Devres::new(self.as_ref(), Memory { ranges })
+    }
+}
+
+/// The memory of a dax device, held by the driver bound to it (in a [`Devres`], from
+/// [`Device::memory`]).
+///
+/// # Invariants
+///
+/// `ranges` are the ranges of a dax device, and the value is reachable only while the driver
+/// that made it is bound to the device.
+#[cfg(CONFIG_MEMORY_HOTPLUG)]
+pub struct Memory {
+    ranges: KVec<RangeInclusive<PhysAddr>>,
+}
+
+#[cfg(CONFIG_MEMORY_HOTPLUG)]
+impl Memory {
+    /// Adds `range`, which must lie in one of the device's ranges ([`EINVAL`] otherwise), as
+    /// driver-managed memory ([`AddedMemory::add_driver_managed`]).
+    #[inline(always)]
+    pub fn add(
+        &self,
+        group: &MemoryGroup,
+        range: BlockRange,
+        name: &CStr,
+        options: AddOptions,
+        online: OnlineType,
+    ) -> Result<AddedMemory> {
+        let within =
+            |r: &RangeInclusive<PhysAddr>| r.contains(&range.start()) && r.contains(&range.end());
+        if !self.ranges.iter().any(within) {
+            return Err(EINVAL);
+        }
+        // SAFETY: `range` is memory of a dax device (type invariant), which the dax bus hands
+        // to the driver bound to it and to no one else while it is bound; that driver is the
+        // caller, as `self` is reachable only while it is bound (type invariant).
+        unsafe { AddedMemory::add_driver_managed(group, range, name, options, online) }
     }
 }
 

@@ -3,9 +3,9 @@
 //! Memory hotplug: adding memory to the system at run time, and removing it.
 //!
 //! A driver that owns a physical address range (device-DAX kmem, virtio-mem, CXL) reserves it
-//! as System RAM ([`Region::request_system_ram`](crate::io::resource::Region::request_system_ram)), adds it to the
-//! memory hotplug core as driver-managed memory in a memory group, and may later offline and
-//! remove it again. Each step is an owned value whose drop undoes it:
+//! as System RAM ([`Region::request_system_ram`]), adds it to the memory hotplug core as
+//! driver-managed memory in a memory group, and may later offline and remove it again. Each
+//! step is an owned value whose drop undoes it:
 //!
 //! - [`BlockRange`]: a range aligned to whole memory blocks (`memory_block_aligned_range()`).
 //! - [`OnlineType`]: how the core onlines added memory (`enum mmop`).
@@ -20,6 +20,8 @@
 //! C headers: [`include/linux/memory_hotplug.h`](srctree/include/linux/memory_hotplug.h),
 //! [`include/linux/memory.h`](srctree/include/linux/memory.h) and
 //! [`include/linux/memory-tiers.h`](srctree/include/linux/memory-tiers.h).
+//!
+//! [`Region::request_system_ram`]: crate::io::resource::Region::request_system_ram
 
 use crate::{
     alloc::NumaNode,
@@ -266,12 +268,23 @@ impl AddedMemory {
     /// Adds `range` to the memory group `group` as driver-managed memory, with the resource
     /// name `name` (e.g. "System RAM (kmem)"), onlined as `online`.
     ///
+    /// Drivers of a bus get this through their bus, which checks that the range is the
+    /// device's memory: for device-DAX, [`dax::Memory::add`](crate::dax::Memory::add).
+    ///
     /// mm exports `__add_memory_driver_managed()` to the `kmem` module only
-    /// (`EXPORT_SYMBOL_FOR_MODULES`). This function is always inlined, so the call to it is
-    /// made by the calling module, and modpost refuses it in any module not named `kmem`, as it
-    /// does for C; the kernel crate exports no symbol that reaches it.
+    /// (`EXPORT_SYMBOL_FOR_MODULES`). This function is `#[inline(always)]`, and so must be every
+    /// safe wrapper of it, so that the call is made by the calling module and modpost refuses
+    /// it in any module not named `kmem`, as it does for C. That rests on rustc generating
+    /// non-generic inline functions in the crate that calls them; `cargo kmem check -f
+    /// restricted` checks that the kernel crate exports no symbol that reaches the call.
+    /// Built-in code can call it, as built-in C code can.
+    ///
+    /// # Safety
+    ///
+    /// `range` must be memory (not MMIO) that the caller owns: nothing else may use or map it
+    /// while it is added, e.g. the memory of a device bound to the calling driver.
     #[inline(always)]
-    pub fn add_driver_managed(
+    pub unsafe fn add_driver_managed(
         group: &MemoryGroup,
         range: BlockRange,
         name: &CStr,
@@ -284,8 +297,9 @@ impl AddedMemory {
             flags |= bindings::MHP_MEMMAP_ON_MEMORY;
         }
         // SAFETY: `group.id` is a registered memory group (type invariant of `MemoryGroup`),
-        // `range` is block aligned (type invariant of `BlockRange`), and `name` outlives the
-        // added memory: it is stored in `Self` and freed only once the memory is removed.
+        // `range` is block aligned (type invariant of `BlockRange`) and memory the caller owns
+        // (safety requirements), and `name` outlives the added memory: it is stored in `Self`
+        // and freed only once the memory is removed.
         to_result(unsafe {
             bindings::__add_memory_driver_managed(
                 group.id,
@@ -325,8 +339,11 @@ impl AddedMemory {
     }
 
     /// Offlines and removes the memory in every slot of `memory` that holds some, as one
-    /// operation, with `offline_and_remove_memory_ranges()`. On success every slot is empty;
-    /// on failure no memory was removed, and every slot holds what it held.
+    /// operation, with `offline_and_remove_memory_ranges()`, and empties the slot of each range
+    /// it removed. On success every slot is empty. On failure every slot holds what it held,
+    /// unless the core failed to remove a range after offlining all of them (a kernel bug that
+    /// WARNs): then the slots before that range are empty, and the others hold their memory,
+    /// still added and offline.
     ///
     /// # Examples
     ///
@@ -352,17 +369,20 @@ impl AddedMemory {
             return Ok(());
         }
         let nr = u32::try_from(ranges.len())?;
+        let mut removed: u32 = 0;
         // SAFETY: `ranges` holds `nr` ranges, each added by one call and not removed (type
-        // invariant). `offline_and_remove_memory_ranges()` removes either all of them and
-        // returns 0, or none and returns an error (it checks every range before it removes
-        // any; a failure after that WARNs).
-        to_result(unsafe { bindings::offline_and_remove_memory_ranges(ranges.as_ptr(), nr) })?;
-        for slot in slots {
+        // invariant), and `removed` is valid for writes. `offline_and_remove_memory_ranges()`
+        // sets it to the number of ranges it removed, from the first: all of them when it
+        // returns 0, none for every error but a failed removal after offlining.
+        let ret = unsafe {
+            bindings::offline_and_remove_memory_ranges(ranges.as_ptr(), nr, &mut removed)
+        };
+        for slot in slots.into_iter().take(removed as usize) {
             if let Some(m) = slot.take() {
                 m.forget_removed();
             }
         }
-        Ok(())
+        to_result(ret)
     }
 
     /// Frees what a removed range still holds, without trying to remove it again.
@@ -413,10 +433,11 @@ pub fn calc_adistance(node: NumaNode, default: c_int) -> c_int {
 /// A use of a node's memory tier type by memory a driver adds there (`init_node_memory_type()`);
 /// dropping it gives the use back (`clear_node_memory_type()`).
 ///
-/// A node has one memory type. The first user gives the node its type; every user of the same
-/// abstract distance then shares it and counts a use; a user of another distance counts
-/// none, and its drop changes nothing. Without `CONFIG_NUMA` there are no memory types, and
-/// this is empty, as in C.
+/// A node has one memory type. The first user gives the node its type (of its own, for the
+/// abstract distance given) and counts a use; a later user counts none while the node has a
+/// type, and its drop changes nothing. With its last use the node loses its type, or, if a
+/// memory tier links the type (the node has memory), when the node loses its memory. Without
+/// `CONFIG_NUMA` there are no memory types, and this is empty, as in C.
 ///
 /// # Invariants
 ///
@@ -438,9 +459,8 @@ unsafe impl Send for NodeMemoryType {}
 unsafe impl Sync for NodeMemoryType {}
 
 impl NodeMemoryType {
-    /// Gives `node` the memory type of abstract distance `adist`, unless it has a type
-    /// already, and counts a use of the node's type if it has that distance; [`EINVAL`] for
-    /// [`NumaNode::NO_NODE`].
+    /// Gives `node` a memory type of abstract distance `adist` and counts a use of it, unless
+    /// the node has a type already; [`EINVAL`] for [`NumaNode::NO_NODE`].
     pub fn init(node: NumaNode, adist: c_int) -> Result<Self> {
         let node = node_id(node)?;
         #[cfg(CONFIG_NUMA)]
@@ -473,8 +493,9 @@ impl Drop for NodeMemoryType {
         {
             if self.counted {
                 // SAFETY: `init_node_memory_type(self.node, self.mtype)` counted a use (type
-                // invariant): the node's type has `self.mtype`'s distance until that use is given
-                // back, and `clear_node_memory_type()` gives back exactly one.
+                // invariant): `self.mtype` is the node's type until that use is given back, and
+                // `clear_node_memory_type()` gives back exactly one. With the last one the node
+                // puts its own reference, at once or when no memory tier links the type.
                 unsafe { bindings::clear_node_memory_type(self.node, self.mtype.as_ptr()) };
             }
             // SAFETY: We hold a reference to `self.mtype` (type invariant), not used again.
@@ -528,23 +549,6 @@ mod tests {
         assert_eq!(calc_adistance(NumaNode::NO_NODE, 7), 7);
     }
 
-    /// A failed add holds nothing: the first memory block is boot RAM, so adding it again is
-    /// refused, and the group is left without memory (its drop unregisters it).
-    #[test]
-    fn failed_add_holds_nothing() {
-        let bs = block_size();
-        let pages = usize::try_from(bs).unwrap() / crate::page::PAGE_SIZE;
-        let group = MemoryGroup::register_static(NumaNode::new(0).unwrap(), pages).unwrap();
-        let range = BlockRange::new(&(0..=bs - 1)).unwrap();
-        let (name, options) = (c"System RAM (test)", AddOptions::default());
-        let added =
-            AddedMemory::add_driver_managed(&group, range, name, options, OnlineType::Offline);
-        assert!(added.is_err());
-        // SAFETY: `group.id` is registered (type invariant); unregistering fails with memory.
-        assert_eq!(unsafe { bindings::memory_group_unregister(group.id) }, 0);
-        core::mem::forget(group);
-    }
-
     /// A node no machine the tests run on has, so no one else uses its memory type slot.
     #[cfg(CONFIG_NUMA)]
     fn spare_node() -> NumaNode {
@@ -594,25 +598,21 @@ mod tests {
         assert!(counts(node, B));
     }
 
-    /// Owners of one distance share the node's type; it goes with the last of them, and an
-    /// owner that counted nothing never takes a use from a later owner.
+    /// An owner that counted nothing never takes a use from a later owner, whose type the
+    /// node got after the first owner's went.
     #[cfg(CONFIG_NUMA)]
     #[test]
     fn node_type_third_owner() {
         let node = spare_node();
         let first = NodeMemoryType::init(node, A).unwrap();
-        let second = NodeMemoryType::init(node, A).unwrap();
-        let other = NodeMemoryType::init(node, B).unwrap();
-        assert!(second.counted && !other.counted);
+        let second = NodeMemoryType::init(node, B).unwrap();
+        assert!(first.counted && !second.counted);
         drop(first);
-        // `second` still holds the node's type.
-        assert!(!counts(node, B));
-        drop(second);
-        // The node is free: a third owner of `B` gives it its type...
+        // The node is free: a third owner gives it its type...
         let third = NodeMemoryType::init(node, B).unwrap();
         assert!(third.counted);
-        // ...and `other`, of the same distance but uncounted, does not take `third`'s use.
-        drop(other);
+        // ...and `second`, which counted nothing, does not take `third`'s use.
+        drop(second);
         assert!(!counts(node, C));
         drop(third);
         assert!(counts(node, C));

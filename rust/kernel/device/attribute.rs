@@ -86,7 +86,7 @@ impl<D: Sync> Attribute<D> {
     }
 
     /// The `struct attribute` for an attribute table.
-    pub const fn as_attr(&'static self) -> *mut bindings::attribute {
+    const fn as_attr(&'static self) -> *mut bindings::attribute {
         // CAST: `Opaque<T>` is `repr(transparent)` over `T`, and `attr` is the first field.
         self.attr.get().cast()
     }
@@ -215,7 +215,7 @@ impl<L: ?Sized> Copy for DriverGroups<L> {}
 
 impl<L: ?Sized> DriverGroups<L> {
     /// The NULL-terminated array for `struct device_driver::dev_groups`.
-    pub fn as_raw(self) -> *const *const bindings::attribute_group {
+    pub(crate) fn as_raw(self) -> *const *const bindings::attribute_group {
         self.groups
     }
 }

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! A module that is not kmem and adds memory with `AddedMemory::add_driver_managed()`.
+//! A module that is not kmem and adds memory with `AddedMemory::add_driver_managed()`, which
+//! `dax::Memory::add()` wraps.
 //!
 //! mm exports `__add_memory_driver_managed()` to the module `kmem` only
 //! (`EXPORT_SYMBOL_FOR_MODULES`). The Rust abstraction is inlined into its caller, so the
@@ -35,8 +36,10 @@ impl kernel::Module for NotKmem {
         let group = MemoryGroup::register_static(NumaNode::new(0)?, 1)?;
         let range = BlockRange::new(&(0..=block_size() - 1)).ok_or(EINVAL)?;
         let options = AddOptions::default();
-        let memory =
-            AddedMemory::add_driver_managed(&group, range, c"x", options, OnlineType::Offline)?;
+        // SAFETY: Never run: the module exists to be refused by modpost.
+        let memory = unsafe {
+            AddedMemory::add_driver_managed(&group, range, c"x", options, OnlineType::Offline)
+        }?;
         drop(memory);
         Ok(NotKmem)
     }

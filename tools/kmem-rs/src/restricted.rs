@@ -29,10 +29,11 @@ fn refused(log: &str) -> bool {
         .any(|l| l.contains(MODULE) && l.contains(&refusal()))
 }
 
-/// Kernel-crate symbols (from `nm` output) that are the abstraction's add.
+/// Kernel-crate symbols (from `nm` output) that are the abstraction's add or its safe dax
+/// wrapper (`dax::Memory::add`, mangled `...3dax6Memory3add...`).
 fn exported_adds(nm: &str) -> Vec<&str> {
     nm.lines()
-        .filter(|l| l.contains("add_driver_managed"))
+        .filter(|l| l.contains("add_driver_managed") || l.contains("3dax6Memory3add"))
         .filter(|l| l.split_whitespace().nth(1).is_some_and(|t| t == "T"))
         .collect()
 }
@@ -111,10 +112,12 @@ mod tests {
     fn only_global_text_symbols_count() {
         let nm = "0000000000000010 t _RNvMs_add_driver_managed_local\n\
                   0000000000000020 T _RNvMs_add_driver_managed\n\
-                  0000000000000030 T _RNvMs_other\n";
-        assert_eq!(
-            exported_adds(nm),
-            vec!["0000000000000020 T _RNvMs_add_driver_managed"]
-        );
+                  0000000000000030 T _RNvMs_other\n\
+                  0000000000000040 T _RNvMs0_NtCs1_6kernel3dax6Memory3add\n";
+        let want = [
+            "0000000000000020 T _RNvMs_add_driver_managed",
+            "0000000000000040 T _RNvMs0_NtCs1_6kernel3dax6Memory3add",
+        ];
+        assert_eq!(exported_adds(nm), want);
     }
 }
