@@ -171,11 +171,12 @@ impl Hotplug {
     /// Reserves every free range (best effort). Fails with [`EBUSY`] only if the first
     /// reservation it tries fails.
     fn init_resources(&mut self, dev: &Device<Bound>) -> Result {
+        let memory = self.memory.access(dev)?;
         let mut mapped = 0;
         for (i, r) in self.ranges.iter_mut().enumerate() {
             let Range::Free(range) = *r else { continue };
             let name = CString::try_from(dev.name())?;
-            if let Some(res) = Region::request_system_ram(range.start(), range.len(), name) {
+            if let Some(res) = memory.reserve(&range, name)? {
                 *r = Range::Reserved {
                     range,
                     mem: None,
@@ -244,7 +245,8 @@ impl Hotplug {
     }
 
     /// Offlines and removes every added range as one operation: all of them, or none and the
-    /// device stays as it was.
+    /// device stays as it was (unless the core fails after offlining, a bug that WARNs: then
+    /// the ranges it removed are released on the next unplug or unbind).
     fn do_hotremove(&mut self, dev: &Device<Bound>) -> Result {
         let added = self.ranges.iter_mut().filter_map(|r| match r {
             Range::Reserved { mem, .. } => Some(mem),

@@ -34,6 +34,7 @@ use core::{
 #[cfg(CONFIG_MEMORY_HOTPLUG)]
 use crate::{
     devres::Devres,
+    io::resource::Region,
     memory_hotplug::{
         AddOptions,
         AddedMemory,
@@ -41,6 +42,7 @@ use crate::{
         MemoryGroup,
         OnlineType, //
     },
+    str::CString,
 };
 
 /// Which devices a dax driver binds by default (C `enum dax_driver_type`).
@@ -292,6 +294,27 @@ pub struct Memory {
 
 #[cfg(CONFIG_MEMORY_HOTPLUG)]
 impl Memory {
+    /// Whether `range` lies in one of the device's ranges.
+    #[inline(always)]
+    fn holds(&self, range: &BlockRange) -> bool {
+        let within =
+            |r: &RangeInclusive<PhysAddr>| r.contains(&range.start()) && r.contains(&range.end());
+        self.ranges.iter().any(within)
+    }
+
+    /// Reserves `range`, which must lie in one of the device's ranges ([`EINVAL`] otherwise),
+    /// in the iomem tree for System RAM under `name` ([`Region::request_system_ram`]); `None` if
+    /// any part of it is taken.
+    pub fn reserve(&self, range: &BlockRange, name: CString) -> Result<Option<Region>> {
+        if !self.holds(range) {
+            return Err(EINVAL);
+        }
+        // SAFETY: `range` is memory of a dax device (type invariant), which the dax bus hands
+        // to the driver bound to it and to no one else while it is bound; that driver is the
+        // caller, as `self` is reachable only while it is bound (type invariant).
+        Ok(unsafe { Region::request_system_ram(range.start(), range.len(), name) })
+    }
+
     /// Adds `range`, which must lie in one of the device's ranges ([`EINVAL`] otherwise), as
     /// driver-managed memory ([`AddedMemory::add_driver_managed`]).
     #[inline(always)]
@@ -303,9 +326,7 @@ impl Memory {
         options: AddOptions,
         online: OnlineType,
     ) -> Result<AddedMemory> {
-        let within =
-            |r: &RangeInclusive<PhysAddr>| r.contains(&range.start()) && r.contains(&range.end());
-        if !self.ranges.iter().any(within) {
+        if !self.holds(&range) {
             return Err(EINVAL);
         }
         // SAFETY: `range` is memory of a dax device (type invariant), which the dax bus hands

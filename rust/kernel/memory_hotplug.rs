@@ -269,7 +269,7 @@ impl AddedMemory {
     /// name `name` (e.g. "System RAM (kmem)"), onlined as `online`.
     ///
     /// Drivers of a bus get this through their bus, which checks that the range is the
-    /// device's memory: for device-DAX, [`dax::Memory::add`](crate::dax::Memory::add).
+    /// device's memory: for device-DAX, `dax::Memory::add()`.
     ///
     /// mm exports `__add_memory_driver_managed()` to the `kmem` module only
     /// (`EXPORT_SYMBOL_FOR_MODULES`). This function is `#[inline(always)]`, and so must be every
@@ -434,8 +434,8 @@ pub fn calc_adistance(node: NumaNode, default: c_int) -> c_int {
 /// dropping it gives the use back (`clear_node_memory_type()`).
 ///
 /// A node has one memory type. The first user gives the node its type (of its own, for the
-/// abstract distance given) and counts a use; a later user counts none while the node has a
-/// type, and its drop changes nothing. With its last use the node loses its type, or, if a
+/// abstract distance given) and counts a use; a later user of the same distance shares it and
+/// counts a use too, one of another distance counts none, and its drop changes nothing. With its last use the node loses its type, or, if a
 /// memory tier links the type (the node has memory), when the node loses its memory. Without
 /// `CONFIG_NUMA` there are no memory types, and this is empty, as in C.
 ///
@@ -459,8 +459,8 @@ unsafe impl Send for NodeMemoryType {}
 unsafe impl Sync for NodeMemoryType {}
 
 impl NodeMemoryType {
-    /// Gives `node` a memory type of abstract distance `adist` and counts a use of it, unless
-    /// the node has a type already; [`EINVAL`] for [`NumaNode::NO_NODE`].
+    /// Gives `node` a memory type of abstract distance `adist` unless it has one, and counts a
+    /// use of the node's type if it has that distance; [`EINVAL`] for [`NumaNode::NO_NODE`].
     pub fn init(node: NumaNode, adist: c_int) -> Result<Self> {
         let node = node_id(node)?;
         #[cfg(CONFIG_NUMA)]
@@ -493,8 +493,8 @@ impl Drop for NodeMemoryType {
         {
             if self.counted {
                 // SAFETY: `init_node_memory_type(self.node, self.mtype)` counted a use (type
-                // invariant): `self.mtype` is the node's type until that use is given back, and
-                // `clear_node_memory_type()` gives back exactly one. With the last one the node
+                // invariant): the node's type has `self.mtype`'s distance until that use is given
+                // back, and `clear_node_memory_type()` gives back exactly one. With the last one the node
                 // puts its own reference, at once or when no memory tier links the type.
                 unsafe { bindings::clear_node_memory_type(self.node, self.mtype.as_ptr()) };
             }
@@ -595,6 +595,20 @@ mod tests {
         drop(second);
         assert!(!counts(node, B));
         drop(first);
+        assert!(counts(node, B));
+    }
+
+    /// Owners of one distance share the node's type, which stays until the last of them.
+    #[cfg(CONFIG_NUMA)]
+    #[test]
+    fn node_type_shared_distance() {
+        let node = spare_node();
+        let first = NodeMemoryType::init(node, A).unwrap();
+        let second = NodeMemoryType::init(node, A).unwrap();
+        assert!(first.counted && second.counted);
+        drop(first);
+        assert!(!counts(node, B));
+        drop(second);
         assert!(counts(node, B));
     }
 

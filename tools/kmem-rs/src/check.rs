@@ -594,8 +594,12 @@ pub fn bisect_plan(series: &Series, commits: &Commits) -> Vec<BuildStep> {
         .collect()
 }
 
-/// Builds every commit of every series, in stacked order, in the test build
-/// directory with CLIPPY=1, then puts the overlay back.
+/// Builds every commit of every series in the test build directory with
+/// CLIPPY=1, newest first, then puts the overlay back. Newest first because
+/// the tree starts at the newest commit's state (the overlay): a patch that
+/// changes a widely included header (ioport.h, memory_hotplug.h) then costs
+/// one near-full rebuild, at the commit before it, instead of one there and
+/// one to get back to the base at the start.
 fn bisect(ctx: &Ctx, series: &Series, commits: &Commits) -> Result<String> {
     let paths: BTreeSet<String> = overlay::desired(ctx, series)?.into_keys().collect();
     let series_files: BTreeSet<String> = paths
@@ -606,7 +610,7 @@ fn bisect(ctx: &Ctx, series: &Series, commits: &Commits) -> Result<String> {
     let plan = bisect_plan(series, commits);
     let result = (|| -> Result<String> {
         let mut times = Vec::new();
-        for step in &plan {
+        for step in plan.iter().rev() {
             materialize(ctx, &step.commit, &paths)?;
             build::configure_tree(ctx, true, series)?;
             let log = ctx.log(&step.log)?;
@@ -632,7 +636,7 @@ fn bisect(ctx: &Ctx, series: &Series, commits: &Commits) -> Result<String> {
             times.push(format!("{:.0}s", t.elapsed().as_secs_f64()));
         }
         Ok(format!(
-            "{} commits of {} series build, 0 warnings ({})",
+            "{} commits of {} series build, 0 warnings (newest first: {})",
             plan.len(),
             series.postings.len(),
             times.join(", ")

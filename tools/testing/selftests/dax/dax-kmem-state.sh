@@ -54,9 +54,9 @@ read_during_online() {
 	rc=$(cat "$tmp/rc")
 	rm -rf "$tmp"
 	if [ "$rc" = ok ] && [ "$mid" -gt 0 ] && [ -z "$bad" ]; then
-		ktap_test_pass "state reads during a ${ms} ms online: $n, $mid returned mid-online"
+		ktap_test_pass "state reads in a ${ms} ms online: $n, $mid returned mid-way"
 	else
-		ktap_test_fail "online $rc in ${ms} ms; $n reads, $mid mid-online, bad:${bad:- none}"
+		ktap_test_fail "online $rc, ${ms} ms; $n reads, $mid mid-way, bad:${bad:- none}"
 	fi
 }
 
