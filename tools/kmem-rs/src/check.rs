@@ -45,6 +45,10 @@ pub const CHECKS: &[(&str, &str)] = &[
         "scripts/checkpatch.pl --strict on every patch",
     ),
     (
+        "restricted",
+        "__add_memory_driver_managed stays kmem-only: a Rust module of another name fails modpost",
+    ),
+    (
         "bisect",
         "every commit of every series builds with CLIPPY=1, no warning in series files",
     ),
@@ -70,10 +74,6 @@ pub const CHECKS: &[(&str, &str)] = &[
     (
         "msrv",
         "rust/ and drivers/dax/ compile with the oldest rustc and bindgen the base supports",
-    ),
-    (
-        "restricted",
-        "__add_memory_driver_managed stays kmem-only: a Rust module of another name fails modpost",
     ),
 ];
 
