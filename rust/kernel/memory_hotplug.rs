@@ -435,9 +435,10 @@ pub fn calc_adistance(node: NumaNode, default: c_int) -> c_int {
 ///
 /// A node has one memory type. The first user gives the node its type (of its own, for the
 /// abstract distance given) and counts a use; a later user of the same distance shares it and
-/// counts a use too, one of another distance counts none, and its drop changes nothing. With its last use the node loses its type, or, if a
-/// memory tier links the type (the node has memory), when the node loses its memory. Without
-/// `CONFIG_NUMA` there are no memory types, and this is empty, as in C.
+/// counts a use too, one of another distance counts none, and its drop changes nothing. With
+/// its last use the node loses its type, or, if a memory tier links the type (the node has
+/// memory), when the node loses its memory. Without `CONFIG_NUMA` there are no memory types,
+/// and this is empty, as in C.
 ///
 /// # Invariants
 ///
@@ -494,8 +495,8 @@ impl Drop for NodeMemoryType {
             if self.counted {
                 // SAFETY: `init_node_memory_type(self.node, self.mtype)` counted a use (type
                 // invariant): the node's type has `self.mtype`'s distance until that use is given
-                // back, and `clear_node_memory_type()` gives back exactly one. With the last one the node
-                // puts its own reference, at once or when no memory tier links the type.
+                // back, and `clear_node_memory_type()` gives back exactly one. With the last one
+                // the node puts its own reference, at once or when no memory tier links the type.
                 unsafe { bindings::clear_node_memory_type(self.node, self.mtype.as_ptr()) };
             }
             // SAFETY: We hold a reference to `self.mtype` (type invariant), not used again.
