@@ -9,7 +9,8 @@ use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use crate::ctx::VERSIONS_FILE;
+use crate::ctx::{Ctx, VERSIONS_FILE};
+use crate::versions::Package;
 use crate::run::{self, capture, command, Step};
 
 pub struct PrivateApt {
@@ -157,4 +158,48 @@ mod tests {
         );
         fs::remove_dir_all(&dir).unwrap();
     }
+}
+
+/// The pinned .debs of `section` of versions.toml (`qemu`, `msrv`) in
+/// `downloads/SECTION` of the cache, each verified; ones already downloaded
+/// and intact are kept. The private apt list `apt-SECTION` reads only
+/// `source` (described as `what` in the progress line), and is updated only
+/// when something must be fetched.
+pub fn fetch_pinned(
+    ctx: &Ctx,
+    section: &str,
+    source: &str,
+    what: &str,
+    packages: &[Package],
+) -> Result<Vec<PathBuf>> {
+    let dir = ctx.cache.join("downloads").join(section);
+    fs::create_dir_all(&dir)?;
+    let mut apt = None;
+    let mut debs = Vec::new();
+    for p in packages {
+        let deb = dir.join(format!("{}_{}.deb", p.name, p.version.replace(':', "%3a")));
+        if deb.exists() && sha256_file(&deb)? == p.sha256 {
+            debs.push(deb);
+            continue;
+        }
+        let apt = match &apt {
+            Some(a) => a,
+            None => {
+                let a = PrivateApt::new(ctx.cache.join(format!("apt-{section}")), source)?;
+                let log = ctx.log(&format!("apt-{section}-update"))?;
+                Step::new(&format!("apt-get update (private {what} list)"), &log)
+                    .run_ok(command("apt-get").args(a.opts()).arg("update"))?;
+                apt.insert(a)
+            }
+        };
+        let pinned = Pinned {
+            name: &p.name,
+            version: &p.version,
+            sha256: &p.sha256,
+            section,
+        };
+        apt.download(&pinned, &deb, &ctx.log(&format!("apt-{section}-download"))?)?;
+        debs.push(deb);
+    }
+    Ok(debs)
 }

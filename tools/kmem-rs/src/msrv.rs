@@ -19,7 +19,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::apt::{sha256_file, Pinned, PrivateApt};
+use crate::apt::fetch_pinned;
 use crate::ctx::Ctx;
 use crate::kconfig;
 use crate::run::{capture, command, Step};
@@ -275,36 +275,7 @@ fn ensure_rustc(ctx: &Ctx) -> Result<PathBuf> {
 /// The pinned .debs, verified; ones already downloaded and intact are kept.
 fn download(ctx: &Ctx) -> Result<Vec<PathBuf>> {
     let m = &ctx.versions.msrv;
-    let dir = ctx.cache.join("downloads/msrv");
-    fs::create_dir_all(&dir)?;
-    let mut apt = None;
-    let mut debs = Vec::new();
-    for p in &m.packages {
-        let deb = dir.join(format!("{}_{}.deb", p.name, p.version.replace(':', "%3a")));
-        if deb.exists() && sha256_file(&deb)? == p.sha256 {
-            debs.push(deb);
-            continue;
-        }
-        let apt = match &apt {
-            Some(a) => a,
-            None => {
-                let a = PrivateApt::new(ctx.cache.join("apt-msrv"), &m.apt_source)?;
-                let log = ctx.log("apt-msrv-update")?;
-                Step::new("apt-get update (private trixie list)", &log)
-                    .run_ok(command("apt-get").args(a.opts()).arg("update"))?;
-                apt.insert(a)
-            }
-        };
-        let pinned = Pinned {
-            name: &p.name,
-            version: &p.version,
-            sha256: &p.sha256,
-            section: "msrv",
-        };
-        apt.download(&pinned, &deb, &ctx.log("apt-msrv-download")?)?;
-        debs.push(deb);
-    }
-    Ok(debs)
+    fetch_pinned(ctx, "msrv", &m.apt_source, "trixie", &m.packages)
 }
 
 fn ensure_bindgen(ctx: &Ctx) -> Result<PathBuf> {

@@ -8,7 +8,7 @@ use anyhow::{bail, Result};
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use crate::apt::{sha256_file, Pinned, PrivateApt};
+use crate::apt::fetch_pinned;
 use crate::ctx::Ctx;
 use crate::run::{capture, command, Step};
 
@@ -95,39 +95,7 @@ fn first_line(s: &str) -> &str {
 /// The pinned .debs, verified; ones already downloaded and intact are kept.
 fn download(ctx: &Ctx) -> Result<Vec<PathBuf>> {
     let q = &ctx.versions.qemu;
-    let dir = ctx.cache.join("downloads/qemu");
-    fs::create_dir_all(&dir)?;
-    let path =
-        |name: &str, version: &str| dir.join(format!("{name}_{}.deb", version.replace(':', "%3a")));
-    let mut apt = None;
-    let mut debs = Vec::new();
-    for p in &q.packages {
-        let deb = path(&p.name, &p.version);
-        if deb.exists() && sha256_file(&deb)? == p.sha256 {
-            debs.push(deb);
-            continue;
-        }
-        let apt = match &apt {
-            Some(a) => a,
-            None => {
-                let a = PrivateApt::new(ctx.cache.join("apt-qemu"), &q.apt_source)?;
-                let log = ctx.log("apt-qemu-update")?;
-                Step::new("apt-get update (private bookworm-backports list)", &log)
-                    .run_ok(command("apt-get").args(a.opts()).arg("update"))?;
-                apt.insert(a)
-            }
-        };
-        let log = ctx.log("apt-qemu-download")?;
-        let pinned = Pinned {
-            name: &p.name,
-            version: &p.version,
-            sha256: &p.sha256,
-            section: "qemu",
-        };
-        apt.download(&pinned, &deb, &log)?;
-        debs.push(deb);
-    }
-    Ok(debs)
+    fetch_pinned(ctx, "qemu", &q.apt_source, "bookworm-backports", &q.packages)
 }
 
 /// Unpacks `debs` beside the final directory and moves it in place only
