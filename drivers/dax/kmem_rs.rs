@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
+// Copyright(c) 2016-2019 Intel Corporation. All rights reserved.
 
 //! KMEM DAX: map dax-devices as System-RAM.
 //!
@@ -19,11 +20,8 @@ use kernel::{
     io::resource::Region,
     memory_hotplug::{
         self as mhp,
-        AddOptions,
         AddedMemory,
         BlockRange,
-        MemoryGroup,
-        NodeMemoryType,
         OnlineType, //
     },
     new_mutex,
@@ -102,15 +100,14 @@ impl Range {
     }
 }
 
-/// The hotplug state of a bound device. The fields drop in order, undoing probe: the ranges
-/// (their memory and reservations), the memory group, the node's memory type.
+/// What kmem holds of the core's memory hotplug for a bound device, all of which the core
+/// uses while memory is added. The fields drop in order, undoing probe: the ranges (their
+/// memory and reservations), the memory group, the node's memory type.
 struct Hotplug {
     ranges: KVec<Range>,
     memmap_on_memory: bool,
-    group: MemoryGroup,
-    _node_type: NodeMemoryType,
-    /// The device's memory, usable while the device is bound to kmem.
-    memory: Devres<dax::Memory>,
+    group: mhp::MemoryGroup,
+    _node_type: mhp::NodeMemoryType,
 }
 
 impl Hotplug {
@@ -129,20 +126,20 @@ impl Hotplug {
         let (mut total_len, mut orig_len) = (0, 0);
         for (i, orig) in dev.ranges().enumerate() {
             orig_len += orig.end() - orig.start() + 1;
-            let range = BlockRange::new(&orig).map_or_else(
-                || {
-                    let (start, end) = (orig.start(), orig.end());
+            let range = match BlockRange::new(&orig) {
+                Some(range) => {
+                    total_len += range.len();
+                    Range::Free(range)
+                }
+                None => {
+                    let (start, end) = orig.into_inner();
                     dev_info!(
                         dev,
                         "mapping{i}: {start:#x}-{end:#x} too small after alignment\n"
                     );
                     Range::TooSmall
-                },
-                |r| {
-                    total_len += r.len();
-                    Range::Free(r)
-                },
-            );
+                }
+            };
             ranges.push(range, GFP_KERNEL)?;
         }
 
@@ -157,44 +154,34 @@ impl Hotplug {
             dev_warn!(dev, "DAX region truncated by {lost} due to alignment\n");
         }
 
-        let node_type = NodeMemoryType::init(node, adist)?;
+        let node_type = mhp::NodeMemoryType::init(node, adist)?;
         let pages = usize::try_from(total_len.div_ceil(PAGE_SIZE as u64))?;
         Ok(Self {
             ranges,
             memmap_on_memory: dev.memmap_on_memory(),
-            group: MemoryGroup::register_static(node, pages)?,
+            group: mhp::MemoryGroup::register_static(node, pages)?,
             _node_type: node_type,
-            memory: dev.memory()?,
         })
     }
 
     /// Reserves every free range (best effort). Fails with [`EBUSY`] only if the first
     /// reservation it tries fails.
-    fn init_resources(&mut self, dev: &Device<Bound>) -> Result {
-        let memory = self.memory.access(dev)?;
+    fn init_resources(&mut self, dev: &Device<Bound>, memory: &dax::Memory) -> Result {
         let mut mapped = 0;
         for (i, r) in self.ranges.iter_mut().enumerate() {
             let Range::Free(range) = *r else { continue };
-            let name = CString::try_from(dev.name())?;
-            if let Some(res) = memory.reserve(&range, name)? {
-                *r = Range::Reserved {
-                    range,
-                    mem: None,
-                    _res: res,
-                };
-                mapped += 1;
+            let Some(_res) = memory.reserve(&range, CString::try_from(dev.name())?)? else {
+                dev_warn!(dev, "mapping{i}: {range} could not reserve region\n");
+                // Once some memory has been onlined we can't assume that it can be un-onlined
+                // safely.
+                if mapped == 0 {
+                    return Err(EBUSY);
+                }
                 continue;
-            }
-            let (start, end) = (range.start(), range.end());
-            dev_warn!(
-                dev,
-                "mapping{i}: {start:#x}-{end:#x} could not reserve region\n"
-            );
-            // Once some memory has been onlined we can't assume that it can be un-onlined
-            // safely.
-            if mapped == 0 {
-                return Err(EBUSY);
-            }
+            };
+            let mem = None;
+            *r = Range::Reserved { range, mem, _res };
+            mapped += 1;
         }
         Ok(())
     }
@@ -202,24 +189,22 @@ impl Hotplug {
     /// Adds every reserved range, onlined as `online`. A range that fails is released, and
     /// the call fails only if no range was added before it. Reservation conflicts leave a
     /// range free: those systems online partially.
-    fn do_hotplug(&mut self, dev: &Device<Bound>, online: OnlineType) -> Result {
-        let options = AddOptions {
+    fn do_hotplug(&mut self, dev: &Device<Bound>, memory: &dax::Memory, on: OnlineType) -> Result {
+        let options = mhp::AddOptions {
             memmap_on_memory: self.memmap_on_memory,
         };
-        let memory = self.memory.access(dev)?;
         let mut added = 0;
         for (i, r) in self.ranges.iter_mut().enumerate() {
             let Range::Reserved { range, mem, .. } = r else {
                 continue;
             };
-            match memory.add(&self.group, *range, KMEM_NAME, options, online) {
+            match memory.add(&self.group, *range, KMEM_NAME, options, on) {
                 Ok(m) => {
                     *mem = Some(m);
                     added += 1;
                 }
                 Err(e) => {
-                    let (start, end) = (range.start(), range.end());
-                    dev_warn!(dev, "mapping{i}: {start:#x}-{end:#x} memory add failed\n");
+                    dev_warn!(dev, "mapping{i}: {} memory add failed\n", *range);
                     // So that a later hotremove does not try to remove memory that was never
                     // added.
                     r.release();
@@ -233,10 +218,11 @@ impl Hotplug {
     }
 
     /// Reserves and adds the device's memory, or leaves nothing reserved.
-    fn plug(&mut self, dev: &Device<Bound>, online: OnlineType) -> Result {
+    fn plug(&mut self, dev: &Device<Bound>, mem: &Devres<dax::Memory>, on: OnlineType) -> Result {
+        let memory = mem.access(dev)?;
         let res = self
-            .init_resources(dev)
-            .and_then(|()| self.do_hotplug(dev, online));
+            .init_resources(dev, memory)
+            .and_then(|()| self.do_hotplug(dev, memory, on));
         if res.is_err() {
             // Total failure, drop the reservations we took.
             self.ranges.iter_mut().for_each(Range::release);
@@ -252,14 +238,13 @@ impl Hotplug {
             Range::Reserved { mem, .. } => Some(mem),
             _ => None,
         });
-        if let Err(e) = AddedMemory::offline_and_remove(added) {
+        AddedMemory::offline_and_remove(added).inspect_err(|e| {
             // Recoverable: the ranges rolled back, nothing is leaked yet.
             if mhp::HOTREMOVE {
                 let rc = e.to_errno();
                 dev_err!(dev, "hotremove failed, device left online: {rc}\n");
             }
-            return Err(e);
-        }
+        })?;
         // All ranges removed; release the reserved resources.
         self.ranges.iter_mut().for_each(Range::release);
         Ok(())
@@ -274,16 +259,12 @@ impl Hotplug {
                 continue;
             };
             if let Some(Err(e)) = mem.take().map(AddedMemory::remove) {
-                let (start, end) = (range.start(), range.end());
-                dev_warn!(
-                    dev,
-                    "mapping{i}: {start:#x}-{end:#x} stuck online until reboot\n"
-                );
+                dev_warn!(dev, "mapping{i}: {} stuck online until reboot\n", *range);
                 *mem = Some(e.memory);
                 all = false;
-                continue;
+            } else {
+                r.release();
             }
-            r.release();
         }
         all
     }
@@ -298,6 +279,8 @@ struct Kmem {
     /// Serialises hotplug state transitions. `None` once unbound.
     #[pin]
     hotplug: Mutex<Option<Hotplug>>,
+    /// The device's memory, usable while the device is bound to kmem.
+    memory: Devres<dax::Memory>,
 }
 
 struct KmemDriver;
@@ -321,9 +304,10 @@ impl dax::Driver for KmemDriver {
         try_pin_init!(Kmem {
             state <- new_spinlock!(State::Plugged(online)),
             hotplug <- new_mutex!(Some(hotplug?)),
+            memory: dev.memory()?,
         }? Error)
         .pin_chain(move |kmem| match &mut *kmem.hotplug.lock() {
-            Some(hotplug) => hotplug.plug(dev.as_ref(), online),
+            Some(hotplug) => hotplug.plug(dev.as_ref(), &kmem.memory, online),
             None => Err(EINVAL),
         })
     }
@@ -341,7 +325,8 @@ impl dax::Driver for KmemDriver {
                 dev_err!(dev, "Hotplug regions stuck online until reboot\n");
             }
             // The core still uses the memory, its reservations and their names, the group and
-            // the node's memory type: keep all of it until reboot.
+            // the node's memory type: keep all of it until reboot. (Not the driver data, which
+            // holds a reference on the device.)
             core::mem::forget(hotplug);
         }
     }
@@ -352,8 +337,7 @@ impl AttributeOperations<0> for Kmem {
     type Data = Kmem;
 
     fn show(_dev: &Device<Bound>, this: Pin<&Kmem>, out: &mut Formatter<'_>) -> Result {
-        let state = *this.state.lock();
-        let name = state.name().to_str().map_err(|_| EINVAL)?;
+        let name = this.state.lock().name().to_str().map_err(|_| EINVAL)?;
         writeln!(out, "{name}").map_err(|_| EINVAL)
     }
 
@@ -369,7 +353,7 @@ impl AttributeOperations<0> for Kmem {
             (now, wanted) if now == wanted => return Ok(()),
             (_, State::Unplugged) => hotplug.do_hotremove(dev)?,
             // Re-acquire resources if previously unplugged.
-            (State::Unplugged, State::Plugged(online)) => hotplug.plug(dev, online)?,
+            (State::Unplugged, State::Plugged(on)) => hotplug.plug(dev, &this.memory, on)?,
             // Onlining is only allowed from the unplugged state.
             (State::Plugged(_), State::Plugged(_)) => return Err(EBUSY),
         }
@@ -399,14 +383,7 @@ mod tests {
             State::parse(c"online_movable\n"),
             Ok(State::Plugged(OnlineType::OnlineMovable))
         );
-        for bad in [
-            c"offline",
-            c"offline\n",
-            c"",
-            c"\n",
-            c"online\n\n",
-            c"bogus",
-        ] {
+        for bad in [c"offline", c"offline\n", c"", c"online\n\n", c"bogus"] {
             assert_eq!(State::parse(bad), Err(EINVAL));
         }
         assert_eq!(State::Unplugged.name(), c"unplugged");

@@ -27,6 +27,7 @@ use crate::{
     alloc::NumaNode,
     bindings,
     error::to_result,
+    fmt,
     io::{
         PhysAddr,
         ResourceSize, //
@@ -126,6 +127,34 @@ impl BlockRange {
     }
 }
 
+/// Prints the range as C prints one with `"%#llx-%#llx"`, as drivers name a range in their
+/// messages.
+///
+/// # Examples
+///
+/// ```
+/// use kernel::{fmt, memory_hotplug::{block_size, BlockRange}, str::CString};
+///
+/// let bs = block_size();
+/// let r = BlockRange::new(&(bs..=3 * bs - 1)).unwrap();
+/// let got = CString::try_from_fmt(fmt!("{r}"))?;
+/// assert_eq!(&*got, &*CString::try_from_fmt(fmt!("{:#x}-{:#x}", bs, 3 * bs - 1))?);
+///
+/// // `%#llx` prints zero without `0x`.
+/// let r = BlockRange::new(&(0..=bs - 1)).unwrap();
+/// let got = CString::try_from_fmt(fmt!("{r}"))?;
+/// assert_eq!(&*got, &*CString::try_from_fmt(fmt!("0-{:#x}", bs - 1))?);
+/// # Ok::<(), Error>(())
+/// ```
+impl fmt::Display for BlockRange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.start {
+            0 => write!(f, "0-{:#x}", self.end),
+            start => write!(f, "{start:#x}-{:#x}", self.end),
+        }
+    }
+}
+
 /// How the memory hotplug core onlines memory blocks it adds (C `enum mmop`).
 ///
 /// The string forms are those of `/sys/devices/system/memory/auto_online_blocks`.
@@ -201,9 +230,13 @@ impl OnlineType {
 /// A static memory group: memory added to it is accounted to one NUMA node and onlined and
 /// offlined as a unit.
 ///
+/// Drop it after the [`AddedMemory`] added to it: `memory_group_unregister()` refuses
+/// ([`EBUSY`]) a group that still has memory, which then stays registered until reboot.
+///
 /// # Invariants
 ///
 /// `id` was returned by a successful `memory_group_register_static()` and is still registered.
+#[must_use]
 pub struct MemoryGroup {
     id: c_int,
 }
@@ -275,9 +308,11 @@ impl AddedMemory {
     /// (`EXPORT_SYMBOL_FOR_MODULES`). This function is `#[inline(always)]`, and so must be every
     /// safe wrapper of it, so that the call is made by the calling module and modpost refuses
     /// it in any module not named `kmem`, as it does for C. That rests on rustc generating
-    /// non-generic inline functions in the crate that calls them; `cargo kmem check -f
-    /// restricted` checks that the kernel crate exports no symbol that reaches the call.
-    /// Built-in code can call it, as built-in C code can.
+    /// `#[inline(always)]` functions in the crate that calls them, so the kernel crate itself
+    /// has no symbol that reaches the call. Built-in code can call it, as built-in C code can.
+    ///
+    /// The C function refuses (with [`EINVAL`]) a `name` that is not of the form
+    /// `"System RAM (...)"`.
     ///
     /// # Safety
     ///
@@ -403,11 +438,13 @@ impl Drop for AddedMemory {
             unsafe { ManuallyDrop::drop(&mut self.name) };
         } else {
             // The core still points at the name: it stays allocated, with the memory.
-            pr_err!(
-                "{:#x}-{:#x} dropped while online: stuck online until reboot\n",
-                self.range.start,
-                self.range.end
-            );
+            let range = self.range;
+            let why = if HOTREMOVE {
+                "still online"
+            } else {
+                "no CONFIG_MEMORY_HOTREMOVE"
+            };
+            pr_err!("{range} dropped but not removed ({why}): added until reboot\n");
         }
     }
 }
@@ -550,10 +587,19 @@ mod tests {
         assert_eq!(calc_adistance(NumaNode::NO_NODE, 7), 7);
     }
 
-    /// A node no machine the tests run on has, so no one else uses its memory type slot.
+    /// The last node id, above every possible node (`nr_node_ids`), so that no one else uses its
+    /// memory type slot. Fails the test on a machine where every node id is possible.
     #[cfg(CONFIG_NUMA)]
     fn spare_node() -> NumaNode {
-        NumaNode::new(bindings::MAX_NUMNODES as c_int - 1).unwrap()
+        let id = bindings::MAX_NUMNODES - 1;
+        // SAFETY: `nr_node_ids` is set at boot (`setup_nr_node_ids()`), before any test runs,
+        // and only read after.
+        let possible = unsafe { bindings::nr_node_ids };
+        if id < possible {
+            pr_err!("no spare node id: all {possible} node ids are possible\n");
+        }
+        assert!(id >= possible);
+        NumaNode::new(id as c_int).unwrap()
     }
 
     #[cfg(CONFIG_NUMA)]
