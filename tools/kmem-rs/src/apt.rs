@@ -10,8 +10,8 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use crate::ctx::{Ctx, VERSIONS_FILE};
-use crate::versions::Package;
 use crate::run::{self, capture, command, Step};
+use crate::versions::Package;
 
 pub struct PrivateApt {
     root: PathBuf,

@@ -95,7 +95,13 @@ fn first_line(s: &str) -> &str {
 /// The pinned .debs, verified; ones already downloaded and intact are kept.
 fn download(ctx: &Ctx) -> Result<Vec<PathBuf>> {
     let q = &ctx.versions.qemu;
-    fetch_pinned(ctx, "qemu", &q.apt_source, "bookworm-backports", &q.packages)
+    fetch_pinned(
+        ctx,
+        "qemu",
+        &q.apt_source,
+        "bookworm-backports",
+        &q.packages,
+    )
 }
 
 /// Unpacks `debs` beside the final directory and moves it in place only
