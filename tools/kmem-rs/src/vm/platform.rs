@@ -151,9 +151,9 @@ pub fn pmem_shaped(topology: Topology) -> Platform {
     }
 }
 
-/// vng arguments a platform adds to the common ones (`vm::vng_args`): its name for the guest
-/// script (`kmem_rs.platform=`), its QEMU options, and the pinned QEMU with
-/// its firmware directories when it needs that one.
+/// vng arguments a platform adds to the common ones (`vm::vng_args`): its
+/// name for the guest script (`kmem_rs.platform=`), its QEMU options, and
+/// the pinned QEMU with its firmware directories when it needs that one.
 pub fn platform_args(p: &Platform, qemu: Option<&Qemu>) -> Result<Vec<String>> {
     let mut a = vec![
         "--append".to_string(),
