@@ -464,7 +464,7 @@ pub fn compose_message(text: &str, identity: &Identity) -> Result<String> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::overlay::{apply_fragments, base_file_in, overlay_files, Fragment};
     use crate::run::command;
@@ -564,6 +564,49 @@ mod tests {
 
     fn two() -> Series {
         Series::parse(TWO).unwrap()
+    }
+
+    /// Three series: `fix` and `other` apply to the base, `feat` on top of
+    /// `fix` only.
+    pub(crate) fn three() -> Series {
+        Series::parse(
+            r#"
+            date = "2026-01-01T00:00:00+00:00"
+            test_matrix = "m"
+            [identity]
+            name = "A"
+            email = "a@b"
+            [[series]]
+            id = "fix"
+            [[series]]
+            id = "other"
+            [[series]]
+            id = "feat"
+            cover_letter = "c"
+            based_on = ["fix"]
+            [[patch]]
+            id = "f1"
+            series = "fix"
+            message = "1"
+            paths = []
+            [[patch]]
+            id = "o1"
+            series = "other"
+            message = "2"
+            paths = []
+            [[patch]]
+            id = "a1"
+            series = "feat"
+            message = "3"
+            paths = []
+            [[patch]]
+            id = "a2"
+            series = "feat"
+            message = "4"
+            paths = []
+            "#,
+        )
+        .unwrap()
     }
 
     #[test]
