@@ -8,7 +8,7 @@ use std::process::Command;
 
 use crate::ctx::Ctx;
 use crate::patches::{is_cover_letter, posting_files, PATCHES_DIR};
-use crate::run::command;
+use crate::run::{command, stdout_of};
 use crate::series::Series;
 
 pub fn git(dir: &Path) -> Command {
@@ -20,16 +20,10 @@ pub fn git(dir: &Path) -> Command {
     c
 }
 
+/// Runs `cmd`: its trimmed stdout, or an error with its output.
 pub fn stdout(cmd: &mut Command, what: &str) -> Result<String> {
     let out = cmd.output().with_context(|| format!("cannot run {what}"))?;
-    if !out.status.success() {
-        bail!(
-            "{what} failed: {}{}",
-            String::from_utf8_lossy(&out.stdout).trim(),
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+    stdout_of(out, what)
 }
 
 /// The committed patches of series `s`, cover letter excluded, in order.
