@@ -124,28 +124,23 @@ fn layer_of(layers: &[&[&str]], name: &str) -> Option<usize> {
 
 /// Every `.rs` file under src/, by path relative to it (`check/am.rs`).
 fn sources() -> BTreeMap<String, String> {
-    fn walk(dir: &Path, rel: &str, out: &mut BTreeMap<String, String>) {
-        for e in fs::read_dir(dir).unwrap() {
-            let e = e.unwrap();
-            let name = e.file_name().to_string_lossy().into_owned();
-            let r = if rel.is_empty() {
-                name.clone()
-            } else {
-                format!("{rel}/{name}")
-            };
-            if e.path().is_dir() {
-                walk(&e.path(), &r, out);
-            } else if name.ends_with(".rs") {
-                out.insert(r, fs::read_to_string(e.path()).unwrap());
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut out = BTreeMap::new();
+    let mut dirs = vec![root.clone()];
+    while let Some(dir) = dirs.pop() {
+        for p in fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()) {
+            if p.is_dir() {
+                dirs.push(p);
+            } else if p.extension().is_some_and(|x| x == "rs") {
+                let rel = p
+                    .strip_prefix(&root)
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned();
+                out.insert(rel, fs::read_to_string(&p).unwrap());
             }
         }
     }
-    let mut out = BTreeMap::new();
-    walk(
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
-        "",
-        &mut out,
-    );
     out
 }
 

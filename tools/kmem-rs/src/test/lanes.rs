@@ -162,13 +162,7 @@ mod tests {
 
     #[test]
     fn lane_suites_exist_in_guest_script() {
-        let script =
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("guest/kmem-rs-guest.sh");
-        let text = std::fs::read_to_string(script).unwrap();
-        for s in DEBUG_SUITES {
-            let f = format!("suite_{}()", s.name.replace('-', "_"));
-            assert!(text.contains(&f), "{f}");
-        }
+        crate::test::suites::tests::assert_in_guest_script(DEBUG_SUITES);
     }
 
     #[test]

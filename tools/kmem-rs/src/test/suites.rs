@@ -174,20 +174,25 @@ pub const SUITES: &[Suite] = &[
 ];
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
-    #[test]
-    fn suites_exist_in_guest_script() {
+    /// Each of `suites` is a `suite_NAME()` of the guest script.
+    pub(in crate::test) fn assert_in_guest_script(suites: &[Suite]) {
         let script =
             std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("guest/kmem-rs-guest.sh");
         let text = std::fs::read_to_string(script).unwrap();
-        for s in SUITES {
+        for s in suites {
             assert!(
                 text.contains(&format!("suite_{}()", s.name.replace('-', "_"))),
                 "{}",
                 s.name
             );
         }
+    }
+
+    #[test]
+    fn suites_exist_in_guest_script() {
+        assert_in_guest_script(SUITES);
     }
 }
