@@ -10,8 +10,8 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use crate::ctx::{Ctx, VERSIONS_FILE};
-use crate::versions::Package;
 use crate::run::{self, capture, command, Step};
+use crate::versions::Package;
 
 pub struct PrivateApt {
     root: PathBuf,
@@ -128,38 +128,6 @@ pub fn sha256_file(path: &Path) -> Result<String> {
     Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sha256_of_known_bytes() {
-        let dir = std::env::temp_dir().join(format!("kmem-rs-apt-{}", std::process::id()));
-        fs::create_dir_all(&dir).unwrap();
-        let f = dir.join("abc");
-        fs::write(&f, b"abc").unwrap();
-        assert_eq!(
-            sha256_file(&f).unwrap(),
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-        );
-        fs::remove_dir_all(&dir).unwrap();
-    }
-
-    #[test]
-    fn private_state_only() {
-        let dir = std::env::temp_dir().join(format!("kmem-rs-apt-opts-{}", std::process::id()));
-        let apt = PrivateApt::new(dir.clone(), "deb http://example.invalid x main").unwrap();
-        let o = apt.opts().join(" ");
-        assert!(o.contains("SourceParts=/dev/null"));
-        assert!(!o.contains("/etc/apt"));
-        assert_eq!(
-            fs::read_to_string(dir.join("etc/sources.list")).unwrap(),
-            "deb http://example.invalid x main\n"
-        );
-        fs::remove_dir_all(&dir).unwrap();
-    }
-}
-
 /// The pinned .debs of `section` of versions.toml (`qemu`, `msrv`) in
 /// `downloads/SECTION` of the cache, each verified; ones already downloaded
 /// and intact are kept. The private apt list `apt-SECTION` reads only
@@ -202,4 +170,45 @@ pub fn fetch_pinned(
         debs.push(deb);
     }
     Ok(debs)
+}
+
+/// What the stamp of a complete unpack of `packages` says: every package,
+/// version and checksum, one a line.
+pub fn stamp_text(packages: &[Package]) -> String {
+    packages
+        .iter()
+        .map(|p| format!("{} {} {}\n", p.name, p.version, p.sha256))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sha256_of_known_bytes() {
+        let dir = std::env::temp_dir().join(format!("kmem-rs-apt-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let f = dir.join("abc");
+        fs::write(&f, b"abc").unwrap();
+        assert_eq!(
+            sha256_file(&f).unwrap(),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn private_state_only() {
+        let dir = std::env::temp_dir().join(format!("kmem-rs-apt-opts-{}", std::process::id()));
+        let apt = PrivateApt::new(dir.clone(), "deb http://example.invalid x main").unwrap();
+        let o = apt.opts().join(" ");
+        assert!(o.contains("SourceParts=/dev/null"));
+        assert!(!o.contains("/etc/apt"));
+        assert_eq!(
+            fs::read_to_string(dir.join("etc/sources.list")).unwrap(),
+            "deb http://example.invalid x main\n"
+        );
+        fs::remove_dir_all(&dir).unwrap();
+    }
 }

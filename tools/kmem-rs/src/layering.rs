@@ -1,6 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0-only
-//! The import order of the modules, checked on their sources so that a back
-//! edge fails `cargo test`:
+//! The import order of the whole crate, checked on its sources so that a
+//! back edge (and so any cycle) fails `cargo test`.
+//!
+//! [`LAYERS`] puts every module of the crate in a layer, lowest first: a
+//! module may use only modules of lower layers (main.rs, the command line,
+//! sits above them all). A module that is a directory (bench/, check/, ...)
+//! counts with all its parts, and [`PARTS`] orders the parts the same way
+//! within it: a part uses only parts of lower layers, never its entry point
+//! (the `NAME.rs` beside the directory, which uses them all); a `tests.rs`
+//! part holds the entry point's tests and may use anything of its module.
+//! Among the chains this keeps:
 //!
 //! - toolchain ← setup ← overlay ← build, with series above all of them
 //!   (series may use the others; none of them uses series);
@@ -8,9 +17,59 @@
 //!   project's make, never the series, the build or the checks, and nothing
 //!   below it uses msrv;
 //! - within bench: guest, size ← stats ← results ← targets ← report, plot,
-//!   summary (each part uses only parts below it).
+//!   summary.
+//!
+//! Every module file is also at most [`MAX_LINES`] lines.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+use std::path::Path;
+
+/// The crate's modules, lowest layer first.
+const LAYERS: &[&[&str]] = &[
+    &["run", "versions", "kconfig", "tap", "reports"],
+    &["ctx"],
+    &["apt", "toolchain"],
+    &["qemu", "restricted"],
+    &["setup", "msrv"],
+    &["overlay"],
+    &["build"],
+    &["vm", "series"],
+    &["demo", "patches", "bench"],
+    &["send"],
+    &["check", "test"],
+];
+
+/// The parts of each directory module, lowest layer first.
+const PARTS: &[(&str, &[&[&str]])] = &[
+    (
+        "bench",
+        &[
+            &["guest", "size"],
+            &["stats"],
+            &["results"],
+            &["targets"],
+            &["report", "plot", "summary"],
+        ],
+    ),
+    (
+        "check",
+        &[
+            &["git", "docs"],
+            &["am", "checkpatch", "bisect"],
+            &["variants"],
+        ],
+    ),
+    ("overlay", &[&["fragment"]]),
+    ("patches", &[&["git"], &["recipients", "cover"]]),
+    ("reports", &[&["expected"]]),
+    ("series", &[&["identity"], &["message"]]),
+    ("test", &[&["suites"], &["lanes"]]),
+    ("vm", &[&["platform"]]),
+];
+
+/// The most lines a module file may have.
+const MAX_LINES: usize = 500;
 
 /// The crate modules a source names as `crate::NAME`, including each first
 /// segment of a `crate::{a, b::c}` group. Comments count too: a module named
@@ -58,14 +117,109 @@ fn first_ident(s: &str) -> Option<String> {
     (!id.is_empty()).then_some(id)
 }
 
-/// `module` (its source `src`) names none of `forbidden`.
+/// The layer of `name` in `layers`.
+fn layer_of(layers: &[&[&str]], name: &str) -> Option<usize> {
+    layers.iter().position(|l| l.contains(&name))
+}
+
+/// Every `.rs` file under src/, by path relative to it (`check/am.rs`).
+fn sources() -> BTreeMap<String, String> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut out = BTreeMap::new();
+    let mut dirs = vec![root.clone()];
+    while let Some(dir) = dirs.pop() {
+        for p in fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()) {
+            if p.is_dir() {
+                dirs.push(p);
+            } else if p.extension().is_some_and(|x| x == "rs") {
+                let rel = p
+                    .strip_prefix(&root)
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned();
+                out.insert(rel, fs::read_to_string(&p).unwrap());
+            }
+        }
+    }
+    out
+}
+
+/// Each crate module's sources, the entry point's and its parts', joined.
+fn modules() -> BTreeMap<String, String> {
+    let mut out: BTreeMap<String, String> = BTreeMap::new();
+    for (path, src) in sources() {
+        let module = path.split(['/', '.']).next().unwrap().to_string();
+        out.entry(module).or_default().push_str(&src);
+    }
+    out
+}
+
+/// The crate modules `module` (its joined sources `src`) uses.
+fn module_refs(module: &str, src: &str) -> BTreeSet<String> {
+    let mut refs = crate_refs(src);
+    refs.remove(module);
+    refs
+}
+
+/// `module` (its joined sources `src`) names none of `forbidden`.
 fn assert_not_using(module: &str, src: &str, forbidden: &[&str]) {
-    let refs = crate_refs(src);
+    let refs = module_refs(module, src);
     let back: Vec<&&str> = forbidden.iter().filter(|f| refs.contains(**f)).collect();
     assert!(
         back.is_empty(),
-        "{module}.rs uses {back:?}, which sit above it (toolchain ← setup ← overlay ← build ← series)"
+        "{module} uses {back:?}, which sit above it (toolchain ← setup ← overlay ← build ← series)"
     );
+}
+
+/// What the part `part` of the directory module `dir` (its source `src`)
+/// uses of its module: parts and entry-point items, through `super::` (its
+/// own tests aside) or `crate::DIR::`.
+fn part_refs(dir: &str, src: &str) -> BTreeSet<String> {
+    let code = src.split("#[cfg(test)]\nmod tests").next().unwrap_or(src);
+    let code = code
+        .split("#[cfg(test)]\npub(super) mod tests")
+        .next()
+        .unwrap_or(code);
+    let mut used = refs_after(code, "super::");
+    used.extend(refs_after(src, &format!("crate::{dir}::")));
+    used
+}
+
+/// The parts of `dir` that use a part not below them or an item of the
+/// entry point, as messages.
+fn part_back_edges(
+    dir: &str,
+    layers: &[&[&str]],
+    sources: &BTreeMap<String, String>,
+) -> Vec<String> {
+    let mut bad = Vec::new();
+    for (path, src) in sources {
+        let Some(part) = path
+            .strip_prefix(&format!("{dir}/"))
+            .and_then(|p| p.strip_suffix(".rs"))
+        else {
+            continue;
+        };
+        if part == "tests" {
+            continue;
+        }
+        let Some(rank) = layer_of(layers, part) else {
+            bad.push(format!("{path} is in no layer of PARTS"));
+            continue;
+        };
+        for used in part_refs(dir, src) {
+            match layer_of(layers, &used) {
+                Some(r) if r < rank => {}
+                Some(_) => bad.push(format!(
+                    "{path} uses {dir}/{used}.rs, which is not below it"
+                )),
+                None => bad.push(format!(
+                    "{path} uses {used} of {dir}.rs, the entry point above it"
+                )),
+            }
+        }
+    }
+    bad
 }
 
 #[test]
@@ -79,56 +233,100 @@ fn parser_sees_paths_and_groups() {
 }
 
 #[test]
+fn every_module_is_placed() {
+    let dirs: BTreeSet<&str> = PARTS.iter().map(|(d, _)| *d).collect();
+    for (path, _) in sources() {
+        let module = path.split(['/', '.']).next().unwrap();
+        if ["main", "layering"].contains(&module) {
+            continue;
+        }
+        assert!(
+            layer_of(LAYERS, module).is_some(),
+            "{path}: {module} is in no layer of LAYERS"
+        );
+        if path.contains('/') {
+            assert!(dirs.contains(module), "{path}: {module} has no PARTS");
+        }
+    }
+    for layer in LAYERS {
+        for m in *layer {
+            assert!(
+                modules().contains_key(*m),
+                "LAYERS names {m}, which has no source"
+            );
+        }
+    }
+}
+
+#[test]
+fn crate_imports_one_way() {
+    let mut bad = Vec::new();
+    for (module, src) in modules() {
+        let Some(rank) = layer_of(LAYERS, &module) else {
+            continue;
+        };
+        for used in module_refs(&module, &src) {
+            match layer_of(LAYERS, &used) {
+                Some(r) if r < rank => {}
+                Some(_) => bad.push(format!("{module} uses {used}, which is not below it")),
+                None => bad.push(format!("{module} uses {used}, which is in no layer")),
+            }
+        }
+    }
+    assert!(bad.is_empty(), "back edges:\n{}", bad.join("\n"));
+}
+
+#[test]
+fn parts_import_one_way() {
+    let sources = sources();
+    let bad: Vec<String> = PARTS
+        .iter()
+        .flat_map(|(dir, layers)| part_back_edges(dir, layers, &sources))
+        .collect();
+    assert!(bad.is_empty(), "back edges:\n{}", bad.join("\n"));
+}
+
+#[test]
+fn modules_at_most_max_lines() {
+    let long: Vec<String> = sources()
+        .iter()
+        .map(|(path, src)| (path, src.lines().count()))
+        .filter(|(_, n)| *n > MAX_LINES)
+        .map(|(path, n)| format!("{path}: {n} lines"))
+        .collect();
+    assert!(long.is_empty(), "over {MAX_LINES} lines: {long:?}");
+}
+
+#[test]
 fn setup_overlay_build_series_one_way() {
+    let m = modules();
     let above_toolchain = ["setup", "overlay", "build", "series"];
-    assert_not_using("toolchain", include_str!("toolchain.rs"), &above_toolchain);
-    assert_not_using("setup", include_str!("setup.rs"), &above_toolchain[1..]);
-    assert_not_using("overlay", include_str!("overlay.rs"), &above_toolchain[2..]);
-    assert_not_using("build", include_str!("build.rs"), &above_toolchain[3..]);
+    assert_not_using("toolchain", &m["toolchain"], &above_toolchain);
+    assert_not_using("setup", &m["setup"], &above_toolchain[1..]);
+    assert_not_using("overlay", &m["overlay"], &above_toolchain[2..]);
+    assert_not_using("build", &m["build"], &above_toolchain[3..]);
 }
 
 #[test]
 fn msrv_between_toolchain_and_check() {
+    let m = modules();
     let above = ["check", "series", "setup", "overlay", "build"];
-    assert_not_using("msrv", include_str!("msrv.rs"), &above);
-    for (name, src) in [
-        ("toolchain", include_str!("toolchain.rs")),
-        ("setup", include_str!("setup.rs")),
-        ("overlay", include_str!("overlay.rs")),
-        ("build", include_str!("build.rs")),
-    ] {
-        assert_not_using(name, src, &["msrv"]);
+    assert_not_using("msrv", &m["msrv"], &above);
+    for name in ["toolchain", "setup", "overlay", "build"] {
+        assert_not_using(name, &m[name], &["msrv"]);
     }
-    assert!(crate_refs(include_str!("check.rs")).contains("msrv"));
+    assert!(module_refs("check", &m["check"]).contains("msrv"));
 }
 
 #[test]
 fn bench_parts_one_way() {
-    // (part, rank, source): a part may use only parts of a lower rank.
-    let parts: [(&str, u32, &str); 8] = [
-        ("guest", 0, include_str!("bench/guest.rs")),
-        ("size", 0, include_str!("bench/size.rs")),
-        ("stats", 1, include_str!("bench/stats.rs")),
-        ("results", 2, include_str!("bench/results.rs")),
-        ("targets", 3, include_str!("bench/targets.rs")),
-        ("report", 4, include_str!("bench/report.rs")),
-        ("plot", 4, include_str!("bench/plot.rs")),
-        ("summary", 4, include_str!("bench/summary.rs")),
-    ];
-    for (name, rank, src) in parts {
-        let mut used = refs_after(src, "super::");
-        used.extend(refs_after(src, "crate::bench::"));
-        for (other, other_rank, _) in parts {
-            assert!(
-                !used.contains(other) || other_rank < rank,
-                "bench/{name}.rs uses bench/{other}.rs, which is not below it"
-            );
-        }
-        for entry in ["Options", "run", "RESULTS_DIR", "KEY_OPTIONS"] {
-            assert!(
-                !used.contains(entry),
-                "bench/{name}.rs uses {entry} of bench.rs, the entry point above it"
-            );
-        }
+    let (_, layers) = PARTS.iter().find(|(d, _)| *d == "bench").unwrap();
+    let bad = part_back_edges("bench", layers, &sources());
+    assert!(bad.is_empty(), "{bad:?}");
+    // Every part of bench/ is placed (the whole-crate test checks the rest).
+    for part in [
+        "guest", "size", "stats", "results", "targets", "report", "plot", "summary",
+    ] {
+        assert!(layer_of(layers, part).is_some(), "{part}");
     }
 }

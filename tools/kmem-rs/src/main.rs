@@ -12,7 +12,6 @@ mod check;
 mod ctx;
 mod demo;
 mod kconfig;
-mod lanes;
 #[cfg(test)]
 mod layering;
 mod msrv;

@@ -19,7 +19,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::apt::fetch_pinned;
+use crate::apt::{fetch_pinned, stamp_text};
 use crate::ctx::Ctx;
 use crate::kconfig;
 use crate::run::{capture, command, Step};
@@ -206,15 +206,6 @@ fn root(ctx: &Ctx) -> PathBuf {
     ctx.cache.join("msrv").join(&ctx.versions.msrv.rustc)
 }
 
-fn stamp_text(ctx: &Ctx) -> String {
-    ctx.versions
-        .msrv
-        .packages
-        .iter()
-        .map(|p| format!("{} {} {}\n", p.name, p.version, p.sha256))
-        .collect()
-}
-
 /// Writes the wrappers into `root/bin` (where they differ) and checks that
 /// each answers with the pinned release.
 fn wrappers(ctx: &Ctx, root: &Path) -> Result<()> {
@@ -243,7 +234,7 @@ fn wrappers(ctx: &Ctx, root: &Path) -> Result<()> {
 fn ensure_rustc(ctx: &Ctx) -> Result<PathBuf> {
     let root = root(ctx);
     let rustc = &ctx.versions.msrv.rustc;
-    if fs::read_to_string(root.join(STAMP)).ok() == Some(stamp_text(ctx)) {
+    if fs::read_to_string(root.join(STAMP)).ok() == Some(stamp_text(&ctx.versions.msrv.packages)) {
         match wrappers(ctx, &root) {
             Ok(()) => {
                 println!("  ✓ rustc {rustc} (msrv) in {}", root.display());
@@ -263,7 +254,7 @@ fn ensure_rustc(ctx: &Ctx) -> Result<PathBuf> {
             .run_ok(command("dpkg-deb").arg("-x").arg(deb).arg(&tmp))?;
     }
     wrappers(ctx, &tmp).context("the new unpack does not work; any earlier one is kept")?;
-    fs::write(tmp.join(STAMP), stamp_text(ctx))?;
+    fs::write(tmp.join(STAMP), stamp_text(&ctx.versions.msrv.packages))?;
     if root.exists() {
         fs::remove_dir_all(&root)?;
     }

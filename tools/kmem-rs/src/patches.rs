@@ -13,15 +13,21 @@
 use anyhow::{bail, Context, Result};
 use std::collections::BTreeMap;
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use crate::ctx::Ctx;
 use crate::overlay;
-use crate::run::command;
 use crate::series::{Identity, Series};
 use crate::setup::BASE_TAG;
+
+mod cover;
+mod git;
+mod recipients;
+
+use cover::fill_cover_letter;
+use git::{git, git_with_input, hash_object, output};
+use recipients::{recipients, Recipients};
 
 /// Where the series live in the repository, one directory each.
 pub const PATCHES_DIR: &str = "patches";
@@ -53,61 +59,6 @@ impl Commits {
         };
         (from, self.commits[r.end - 1].0.as_str())
     }
-}
-
-/// git in the imported tree, blind to the user's and the system's git
-/// configuration (a diff.algorithm there would change the patches).
-fn git(ctx: &Ctx) -> Command {
-    let mut c = command("git");
-    c.arg("-C")
-        .arg(ctx.src())
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env_remove("GIT_INDEX_FILE");
-    c
-}
-
-fn output(cmd: &mut Command, what: &str) -> Result<String> {
-    let out = cmd
-        .stderr(Stdio::piped())
-        .output()
-        .with_context(|| format!("cannot run {what}"))?;
-    if !out.status.success() {
-        bail!(
-            "{what} failed: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
-}
-
-/// Runs git with `args`, `input` on its standard input; its trimmed output.
-fn git_with_input(ctx: &Ctx, args: &[&str], input: &[u8]) -> Result<String> {
-    let what = format!("git {}", args.join(" "));
-    let mut child = git(ctx)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .with_context(|| format!("cannot run {what}"))?;
-    child
-        .stdin
-        .take()
-        .with_context(|| format!("no stdin for {what}"))?
-        .write_all(input)?;
-    let out = child.wait_with_output()?;
-    if !out.status.success() {
-        bail!(
-            "{what} failed: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
-}
-
-fn hash_object(ctx: &Ctx, content: &[u8]) -> Result<String> {
-    git_with_input(ctx, &["hash-object", "-w", "--stdin"], content)
 }
 
 /// Builds the series' commits on the base commit; points [`SERIES_REF`] at
@@ -315,204 +266,6 @@ pub fn is_cover_letter(path: &Path) -> bool {
     path.to_string_lossy().ends_with(COVER_LETTER)
 }
 
-/// To: the maintainers, Cc: reviewers and lists, as get_maintainer.pl says.
-#[derive(Debug, Default, PartialEq, Eq)]
-pub struct Recipients {
-    pub to: Vec<String>,
-    pub cc: Vec<String>,
-}
-
-impl Recipients {
-    /// Parses get_maintainer.pl output with roles, leaving out the
-    /// addresses in `exclude` (the series' own identities).
-    pub fn parse(text: &str, exclude: &[&str]) -> Self {
-        let mut r = Recipients::default();
-        r.add(text, exclude);
-        r
-    }
-
-    /// Adds the recipients of get_maintainer.pl output `text`.
-    fn add(&mut self, text: &str, exclude: &[&str]) {
-        for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
-            let (who, role) = match line.find(" (") {
-                Some(at) if line.ends_with(')') => (&line[..at], &line[at + 2..line.len() - 1]),
-                _ => (line, ""),
-            };
-            if exclude.iter().any(|me| who.contains(me)) {
-                continue;
-            }
-            let maintainer = role.starts_with("maintainer:") || role.starts_with("supporter:");
-            if maintainer {
-                self.cc.retain(|x| x != who);
-            }
-            if self.to.iter().any(|x| x == who) || self.cc.iter().any(|x| x == who) {
-                continue;
-            }
-            if maintainer {
-                self.to.push(who.to_string());
-            } else {
-                self.cc.push(who.to_string());
-            }
-        }
-    }
-
-    fn text(&self, id: &str, per_patch: &[(String, Recipients)]) -> String {
-        let mut s = format!(
-            "# Recipients of the {id} series: everyone scripts/get_maintainer.pl\n\
-             # names for any of its patches (generated). The cover letter and\n\
-             # every patch carry them as To:/Cc: headers.\n"
-        );
-        for t in &self.to {
-            s.push_str(&format!("To: {t}\n"));
-        }
-        for c in &self.cc {
-            s.push_str(&format!("Cc: {c}\n"));
-        }
-        s.push_str("\n# Per patch, as get_maintainer.pl names them:\n");
-        for (patch, r) in per_patch {
-            s.push_str(&format!("\n# {patch}\n"));
-            for t in &r.to {
-                s.push_str(&format!("#   To: {t}\n"));
-            }
-            for c in &r.cc {
-                s.push_str(&format!("#   Cc: {c}\n"));
-            }
-        }
-        s
-    }
-}
-
-/// get_maintainer.pl over each of `patches`, run in the tree with the
-/// overlay (and so the series' MAINTAINERS entries) applied: the union in
-/// patch order, and each patch's own.
-fn recipients(
-    ctx: &Ctx,
-    exclude: &[&str],
-    patches: &[PathBuf],
-) -> Result<(Recipients, Vec<(String, Recipients)>)> {
-    let mut all = Recipients::default();
-    let mut each = Vec::new();
-    for p in patches {
-        let mut c = command("perl");
-        c.current_dir(ctx.src())
-            .args([
-                "scripts/get_maintainer.pl",
-                "--no-git",
-                "--no-git-fallback",
-                "--rolestats",
-            ])
-            .arg(p);
-        let text = output(&mut c, "scripts/get_maintainer.pl")?;
-        all.add(&text, exclude);
-        let name = p
-            .file_name()
-            .unwrap_or_default()
-            .to_string_lossy()
-            .to_string();
-        each.push((name, Recipients::parse(&text, exclude)));
-    }
-    Ok((all, each))
-}
-
-/// Writes the cover letter's subject and blurb from the template of series
-/// `s`, with the recorded test matrix (`@TEST_MATRIX@`), the benchmark
-/// summary (`@BENCH@`) and the series it is based on (`@BASED_ON@`), and
-/// pins its date to the series date.
-fn fill_cover_letter(series: &Series, s: usize, cover: &Path) -> Result<()> {
-    let name = series.postings[s]
-        .cover_letter
-        .as_deref()
-        .context("a cover letter without a template")?;
-    let template_path = series.dir.join(name);
-    let template = fs::read_to_string(&template_path)
-        .with_context(|| format!("cannot read {}", template_path.display()))?;
-    let (subject, blurb) = template.split_once("\n\n").with_context(|| {
-        format!(
-            "{}: a subject, a blank line, the body",
-            template_path.display()
-        )
-    })?;
-    let mut blurb = blurb.to_string();
-    if blurb.contains("@TEST_MATRIX@") {
-        let matrix_path = series.dir.join(&series.test_matrix);
-        let matrix = fs::read_to_string(&matrix_path).with_context(|| {
-            format!(
-                "cannot read {}: run `cargo kmem test`, then `cargo kmem patches --record`",
-                matrix_path.display()
-            )
-        })?;
-        blurb = blurb.replace("@TEST_MATRIX@", matrix.trim_end());
-    }
-    if blurb.contains("@BENCH@") {
-        let rel = series
-            .bench
-            .as_deref()
-            .context("a cover letter quotes @BENCH@, but series.toml names no `bench` file")?;
-        let path = series.dir.join(rel);
-        let table = fs::read_to_string(&path)
-            .with_context(|| format!("cannot read {}: run `cargo kmem bench`", path.display()))?;
-        blurb = blurb.replace("@BENCH@", table.trim_end());
-    }
-    if blurb.contains("@BASED_ON@") {
-        let mut list = String::new();
-        for b in &series.postings[s].based_on {
-            let i = series.posting(b).context("validated")?;
-            list.push_str(&format!("  {}\n", series.posting_subject(i)?));
-        }
-        blurb = blurb.replace("@BASED_ON@", list.trim_end());
-    }
-    if let Some(p) = leftover_placeholder(&blurb) {
-        bail!("{}: unknown placeholder {p}", template_path.display());
-    }
-    let text = fs::read_to_string(cover)?;
-    if !text.contains("*** SUBJECT HERE ***") || !text.contains("*** BLURB HERE ***") {
-        bail!("git format-patch wrote an unexpected cover letter template");
-    }
-    let date = rfc2822(&series.date)?;
-    let text: String = text
-        .replace("*** SUBJECT HERE ***", subject.trim())
-        .replace("*** BLURB HERE ***", blurb.trim_end())
-        .lines()
-        .map(|l| {
-            if l.starts_with("Date: ") {
-                format!("Date: {date}\n")
-            } else {
-                format!("{l}\n")
-            }
-        })
-        .collect();
-    fs::write(cover, text)?;
-    Ok(())
-}
-
-/// The first `@NAME@` (capitals and underscores) left in `text`.
-pub fn leftover_placeholder(text: &str) -> Option<&str> {
-    let mut rest = text;
-    while let Some(at) = rest.find('@') {
-        let after = &rest[at + 1..];
-        let n = after
-            .find(|c: char| !(c.is_ascii_uppercase() || c == '_'))
-            .unwrap_or(after.len());
-        if n > 0 && after[n..].starts_with('@') {
-            return Some(&rest[at..at + n + 2]);
-        }
-        rest = after;
-    }
-    None
-}
-
-/// `2026-11-25T12:00:00+00:00` as a mail date, the way git writes it.
-fn rfc2822(iso: &str) -> Result<String> {
-    let out = output(
-        command("date")
-            .args(["-u", "-R", "-d"])
-            .arg(iso)
-            .env("LC_ALL", "C"),
-        "date",
-    )?;
-    Ok(out)
-}
-
 /// Generates every series into `out/<series>/` (`out` is emptied first):
 /// commits, recipients, patches, cover letters.
 pub fn generate(ctx: &Ctx, series: &Series, out: &Path) -> Result<Commits> {
@@ -642,49 +395,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn recipients_by_role() {
-        let text = "Dan Williams <djbw@kernel.org> (maintainer:DEVICE DIRECT ACCESS (DAX))\n\
-                    Miguel Ojeda <ojeda@kernel.org> (maintainer:RUST)\n\
-                    Boqun Feng <boqun@kernel.org> (reviewer:RUST)\n\
-                    Kmem-rs Developers <kmem-rs@lists.example.org> (maintainer:DEVICE DIRECT ACCESS (DAX) KMEM [RUST])\n\
-                    nvdimm@lists.linux.dev (open list:DEVICE DIRECT ACCESS (DAX))\n\
-                    linux-kernel@vger.kernel.org (open list)\n\
-                    nvdimm@lists.linux.dev (open list:DEVICE DIRECT ACCESS (DAX) KMEM [RUST])\n";
-        let r = Recipients::parse(text, &["kmem-rs@lists.example.org", "jane@kernel.org"]);
-        assert_eq!(
-            r.to,
-            vec![
-                "Dan Williams <djbw@kernel.org>",
-                "Miguel Ojeda <ojeda@kernel.org>"
-            ]
-        );
-        assert_eq!(
-            r.cc,
-            vec![
-                "Boqun Feng <boqun@kernel.org>",
-                "nvdimm@lists.linux.dev",
-                "linux-kernel@vger.kernel.org"
-            ]
-        );
-    }
-
-    /// Over several patches: a reviewer of one patch who maintains another
-    /// moves to To:, and nobody is named twice.
-    #[test]
-    fn recipients_union() {
-        let mut r = Recipients::parse(
-            "Danilo Krummrich <dakr@kernel.org> (reviewer:RUST)\nrust-for-linux@vger.kernel.org (open list:RUST)\n",
-            &[],
-        );
-        r.add(
-            "Danilo Krummrich <dakr@kernel.org> (maintainer:DRIVER CORE, KOBJECTS, DEBUGFS AND SYSFS)\nrust-for-linux@vger.kernel.org (open list:RUST)\n",
-            &[],
-        );
-        assert_eq!(r.to, vec!["Danilo Krummrich <dakr@kernel.org>"]);
-        assert_eq!(r.cc, vec!["rust-for-linux@vger.kernel.org"]);
-    }
-
-    #[test]
     fn prerequisites_are_filtered() {
         let text = "x\nbase-commit: b\nprerequisite-patch-id: aa\nprerequisite-patch-id: bb\n-- \n";
         let (out, kept) = filter_prerequisites(text, &["bb".to_string()]);
@@ -717,15 +427,5 @@ mod tests {
         let sneaky = repo.join("tools/../patches");
         let err = output_dir(&committed, cache, true, Some(sneaky)).unwrap_err();
         assert!(err.to_string().contains("placeholder identity"), "{err}");
-    }
-
-    #[test]
-    fn placeholders_left_over() {
-        assert_eq!(
-            leftover_placeholder("mail a@b.org, @X@ and @Y_Z@"),
-            Some("@X@")
-        );
-        assert_eq!(leftover_placeholder("at @ and a@B.org@c"), None);
-        assert_eq!(leftover_placeholder("done: @BASED_ON@"), Some("@BASED_ON@"));
     }
 }

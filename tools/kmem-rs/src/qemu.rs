@@ -8,7 +8,7 @@ use anyhow::{bail, Result};
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use crate::apt::fetch_pinned;
+use crate::apt::{fetch_pinned, stamp_text};
 use crate::ctx::Ctx;
 use crate::run::{capture, command, Step};
 
@@ -39,16 +39,6 @@ impl Qemu {
     }
 }
 
-/// What the stamp of a complete unpack says: every package and checksum.
-fn stamp_text(ctx: &Ctx) -> String {
-    ctx.versions
-        .qemu
-        .packages
-        .iter()
-        .map(|p| format!("{} {} {}\n", p.name, p.version, p.sha256))
-        .collect()
-}
-
 fn root(ctx: &Ctx) -> PathBuf {
     ctx.cache.join("qemu").join(&ctx.versions.qemu.version)
 }
@@ -60,7 +50,7 @@ const STAMP: &str = ".kmem-rs-unpacked";
 pub fn unpacked(ctx: &Ctx) -> Option<Qemu> {
     let root = root(ctx);
     let stamp = fs::read_to_string(root.join(STAMP)).ok()?;
-    (stamp == stamp_text(ctx)).then_some(Qemu { root })
+    (stamp == stamp_text(&ctx.versions.qemu.packages)).then_some(Qemu { root })
 }
 
 /// The pinned QEMU, fetched and unpacked if it is not yet (or if `check`,
@@ -95,7 +85,13 @@ fn first_line(s: &str) -> &str {
 /// The pinned .debs, verified; ones already downloaded and intact are kept.
 fn download(ctx: &Ctx) -> Result<Vec<PathBuf>> {
     let q = &ctx.versions.qemu;
-    fetch_pinned(ctx, "qemu", &q.apt_source, "bookworm-backports", &q.packages)
+    fetch_pinned(
+        ctx,
+        "qemu",
+        &q.apt_source,
+        "bookworm-backports",
+        &q.packages,
+    )
 }
 
 /// Unpacks `debs` beside the final directory and moves it in place only
@@ -120,7 +116,7 @@ fn unpack(ctx: &Ctx, debs: &[PathBuf]) -> Result<Qemu> {
             first_line(&v)
         );
     }
-    fs::write(tmp.join(STAMP), stamp_text(ctx))?;
+    fs::write(tmp.join(STAMP), stamp_text(&ctx.versions.qemu.packages))?;
     if root.exists() {
         fs::remove_dir_all(&root)?;
     }

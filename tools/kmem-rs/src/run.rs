@@ -313,6 +313,19 @@ pub fn interesting_lines(text: &str, max: usize) -> Vec<&str> {
     pick[pick.len().saturating_sub(max)..].to_vec()
 }
 
+/// The trimmed stdout of a command's output `out`, or, if it failed, an
+/// error "`what` failed: " with its stdout and stderr.
+pub fn stdout_of(out: std::process::Output, what: &str) -> Result<String> {
+    if !out.status.success() {
+        bail!(
+            "{what} failed: {}{}",
+            String::from_utf8_lossy(&out.stdout).trim(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
 /// Runs a quick command and returns its trimmed stdout, or None if it failed.
 pub fn capture(cmd: &mut Command) -> Option<String> {
     let out = cmd

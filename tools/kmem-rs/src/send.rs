@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 use crate::ctx::Ctx;
 use crate::patches::{self, posting_files, OUTGOING};
-use crate::run::command;
+use crate::run::{command, stdout_of};
 use crate::series::{Identity, Series};
 
 /// How `git send-email` delivers.
@@ -82,14 +82,7 @@ pub fn send_email(
     let out = c
         .output()
         .context("cannot run git send-email (is the git-email package installed?)")?;
-    if !out.status.success() {
-        bail!(
-            "git send-email failed: {}{}",
-            String::from_utf8_lossy(&out.stdout).trim(),
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+    stdout_of(out, "git send-email")
 }
 
 /// `send`: regenerate the series signed by `identity` into

@@ -2,182 +2,23 @@
 //! `test`: each suite runs in its own fresh guest boot (some leave the
 //! device wedged until reboot on purpose), prints KTAP into the shared
 //! output directory, and is judged strictly by [`crate::tap::tally`].
+//!
+//! The parts import one way: `suites` (the normal lane's suites) at the
+//! bottom, then `lanes` (the suites and the scenario table a config variant
+//! adds); this file, the entry point, runs them and prints the verdicts.
 
 use anyhow::{bail, Result};
 use std::fs;
 use std::time::{Duration, Instant};
 
+mod lanes;
+mod suites;
+
 use crate::build::{Driver, Kernel};
 use crate::ctx::Ctx;
 use crate::tap;
-use crate::vm::{self, GuestRun, PlatformKind, Topology};
-
-/// An in-guest test suite; its name is the guest script's `suite` argument.
-pub struct Suite {
-    pub name: &'static str,
-    pub about: &'static str,
-    /// Extra kernel command line for this suite's boot.
-    pub append: &'static [&'static str],
-    /// The whole boot, test included, is killed after this long.
-    pub timeout: Duration,
-    /// Runs once per kmem driver (and the results must match), or once, with
-    /// the Rust driver loaded (for its KUnit tests).
-    pub per_driver: bool,
-    /// The machine it boots (tools/kmem-rs/src/vm.rs).
-    pub platform: PlatformKind,
-    /// A `memmap=` in place of the platform's own, for a smaller device.
-    pub pmem: Option<&'static str>,
-}
-
-/// The pmem in the upper half of node 1, which keeps 1 GiB of RAM from boot,
-/// for the suite that onlines the device as kernel memory and then unplugs
-/// it: when the device's memory is the node's only memory, unmovable kernel
-/// allocations for that node land in it once it is online_kernel, and the
-/// unplug fails with EBUSY on both drivers (measured). That is the node's
-/// nature, not the driver's; this suite tests the driver's state machine.
-const RAM_AT_BOOT: &str = "memmap=1G!5G";
-
-pub const SUITES: &[Suite] = &[
-    Suite {
-        name: "dax-kmem-hotplug",
-        about: "upstream selftests/dax/dax-kmem-hotplug.sh with DAX_KMEM_TEST_UNBIND=1",
-        append: &[],
-        timeout: Duration::from_secs(600),
-        per_driver: true,
-        platform: PlatformKind::Pmem,
-        pmem: None,
-    },
-    Suite {
-        name: "mem-on-off",
-        about: "upstream selftests/memory-hotplug/mem-on-off-test.sh over the hotplugged device",
-        append: &[],
-        timeout: Duration::from_secs(900),
-        per_driver: true,
-        platform: PlatformKind::Pmem,
-        pmem: None,
-    },
-    // KUnit's filter_glob takes one "suite.test" glob, so our three sets of
-    // tests take three boots. Each runs only our tests: the base tree's own
-    // (some of which WARN on the debug kernel) stay out of the way.
-    Suite {
-        name: "kunit",
-        about: "KUnit: the memory_hotplug tests, and the Rust driver's tests (loaded after boot)",
-        append: &["kunit.enable=1", "kunit.filter_glob=rust_memory_hotplug"],
-        timeout: Duration::from_secs(600),
-        per_driver: false,
-        platform: PlatformKind::Pmem,
-        pmem: None,
-    },
-    Suite {
-        name: "kunit-doctests-hotplug",
-        about: "KUnit: the doctests of rust/kernel/memory_hotplug.rs",
-        append: &[
-            "kunit.enable=1",
-            "kunit.filter_glob=rust_doctests_kernel.rust_doctest_kernel_memory_hotplug_rs_*",
-        ],
-        timeout: Duration::from_secs(600),
-        per_driver: false,
-        platform: PlatformKind::Pmem,
-        pmem: None,
-    },
-    Suite {
-        name: "kunit-doctests-attribute",
-        about: "KUnit: the doctests of rust/kernel/device/attribute.rs",
-        append: &[
-            "kunit.enable=1",
-            "kunit.filter_glob=rust_doctests_kernel.rust_doctest_kernel_device_attribute_rs_*",
-        ],
-        timeout: Duration::from_secs(600),
-        per_driver: false,
-        platform: PlatformKind::Pmem,
-        pmem: None,
-    },
-    Suite {
-        name: "kunit-doctests-dax",
-        about: "KUnit: the doctests of rust/kernel/dax.rs",
-        append: &[
-            "kunit.enable=1",
-            "kunit.filter_glob=rust_doctests_kernel.rust_doctest_kernel_dax_rs_*",
-        ],
-        timeout: Duration::from_secs(600),
-        per_driver: false,
-        platform: PlatformKind::Pmem,
-        pmem: None,
-    },
-    Suite {
-        name: "kmem-state",
-        about:
-            "selftests/dax/dax-kmem-state.sh: hostile state writes, stuck unbind, rmmod after it",
-        append: &[],
-        timeout: Duration::from_secs(600),
-        per_driver: true,
-        platform: PlatformKind::Pmem,
-        pmem: Some(RAM_AT_BOOT),
-    },
-    Suite {
-        name: "memmap-on-memory",
-        about: "selftests/dax/dax-kmem-memmap.sh: the memory map carved from hotplugged memory",
-        append: &["memory_hotplug.memmap_on_memory=1"],
-        timeout: Duration::from_secs(600),
-        per_driver: true,
-        platform: PlatformKind::Pmem,
-        pmem: None,
-    },
-    Suite {
-        name: "small-region",
-        about: "selftests/dax/dax-kmem-small.sh: a device smaller than one block is rejected",
-        append: &["memmap=64M!1G"],
-        timeout: Duration::from_secs(600),
-        per_driver: true,
-        platform: PlatformKind::Pmem,
-        pmem: None,
-    },
-    Suite {
-        name: "daxctl-roundtrip",
-        about: "daxctl reconfigure-device system-ram/devdax: MemTotal, /proc/iomem, memory blocks",
-        append: &[],
-        timeout: Duration::from_secs(600),
-        per_driver: true,
-        platform: PlatformKind::Pmem,
-        pmem: None,
-    },
-    Suite {
-        name: "node",
-        about: "selftests/dax/dax-kmem-node.sh through the kselftest install and run_kselftest.sh: node 1 gets memory, the default tier, and back",
-        append: &[],
-        timeout: Duration::from_secs(600),
-        per_driver: true,
-        platform: PlatformKind::Pmem,
-        pmem: None,
-    },
-    Suite {
-        name: "hmem",
-        about: "HMEM with HMAT: dax-kmem-node.sh on two devices (HMAT's tier), dax-kmem-ranges.sh (three ranges, mapping refused while bound)",
-        append: &["dax_hmem.region_idle=1"],
-        timeout: Duration::from_secs(600),
-        per_driver: true,
-        platform: PlatformKind::Hmem,
-        pmem: None,
-    },
-    Suite {
-        name: "hmem-probe",
-        about: "HMEM region as one kmem-type device: bound at insmod, onlined by the default policy",
-        append: &["dax_hmem.region_idle=0", "memhp_default_state=online_movable"],
-        timeout: Duration::from_secs(600),
-        per_driver: true,
-        platform: PlatformKind::Hmem,
-        pmem: None,
-    },
-    Suite {
-        name: "cxl",
-        about: "CXL type-3 RAM region made through sysfs: kmem at region creation, node and tier, teardown",
-        append: &[],
-        timeout: Duration::from_secs(900),
-        per_driver: true,
-        platform: PlatformKind::Cxl,
-        pmem: None,
-    },
-];
+use crate::vm::{self, GuestRun, Topology};
+use suites::{Suite, SUITES};
 
 pub fn list() {
     for s in SUITES {
@@ -188,7 +29,7 @@ pub fn list() {
             s.about
         );
     }
-    for s in crate::lanes::DEBUG_SUITES {
+    for s in lanes::DEBUG_SUITES {
         println!("{:<22} (--variant debug only) {}", s.name, s.about);
     }
     println!("\nplatforms (`cargo kmem vm --platform NAME`):");
@@ -256,7 +97,7 @@ pub fn run(
     drivers: &[Driver],
     prep: Duration,
 ) -> Result<(usize, usize)> {
-    let suites = selected(filters, crate::lanes::extra_suites(ctx.variant.as_deref()))?;
+    let suites = selected(filters, lanes::extra_suites(ctx.variant.as_deref()))?;
     let names: Vec<_> = drivers.iter().map(|d| d.name()).collect();
     println!(
         "==> test ({} suite(s) on the {} kmem driver(s), kernel {})",
@@ -373,7 +214,7 @@ fn record_matrix(
 /// reports; a driver-independent suite's reports fill both columns.
 fn lane_table(ctx: &Ctx, table: &[(&str, Vec<Outcome>)]) -> String {
     const NOT_RUN: &str = "not run";
-    let extra = crate::lanes::extra_suites(ctx.variant.as_deref());
+    let extra = lanes::extra_suites(ctx.variant.as_deref());
     let mut rows = Vec::new();
     let mut reports = Vec::new();
     for (name, outcomes) in table {
@@ -387,7 +228,7 @@ fn lane_table(ctx: &Ctx, table: &[(&str, Vec<Outcome>)]) -> String {
         let (c, r) = (of(Driver::C), of(Driver::Rust));
         if extra.iter().any(|s| s.name == *name) {
             let tests = |o: Option<&Outcome>| o.map(|o| o.tests.clone()).unwrap_or_default();
-            rows.extend(crate::lanes::rows(name, &tests(c), &tests(r)));
+            rows.extend(lanes::rows(name, &tests(c), &tests(r)));
         }
         let rep = |o: Option<&Outcome>| o.map_or(NOT_RUN.to_string(), |o| o.reports.clone());
         reports.push((name.to_string(), rep(c), rep(r)));
@@ -397,7 +238,7 @@ fn lane_table(ctx: &Ctx, table: &[(&str, Vec<Outcome>)]) -> String {
         return "# kernel reports (KASAN, lockdep, kmemleak, WARN, BUG, Oops, panic, hang): none\n"
             .into();
     }
-    crate::lanes::render(&rows, &reports)
+    lanes::render(&rows, &reports)
 }
 
 /// The machine `suite` boots: its platform, with the suite's own `memmap=`.
@@ -434,7 +275,7 @@ fn run_one(
             .append
             .iter()
             .map(|s| s.to_string())
-            .chain(crate::lanes::knob_args(suite.name))
+            .chain(lanes::knob_args(suite.name))
             .collect(),
         timeout: suite.timeout,
         follow: Some((&tap_name, &mut echo)),
@@ -511,7 +352,7 @@ mod tests {
         assert_eq!(s.len(), 1);
         assert_eq!(s[0].name, "mem-on-off");
         assert!(selected(&["nope".into()], &[]).is_err());
-        let lane = crate::lanes::DEBUG_SUITES;
+        let lane = lanes::DEBUG_SUITES;
         assert_eq!(
             selected(&[], lane).unwrap().len(),
             SUITES.len() + lane.len()
@@ -532,19 +373,5 @@ mod tests {
                 "test 3: C ok, Rust missing".to_string()
             ]
         );
-    }
-
-    #[test]
-    fn suites_exist_in_guest_script() {
-        let script =
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("guest/kmem-rs-guest.sh");
-        let text = fs::read_to_string(script).unwrap();
-        for s in SUITES {
-            assert!(
-                text.contains(&format!("suite_{}()", s.name.replace('-', "_"))),
-                "{}",
-                s.name
-            );
-        }
     }
 }

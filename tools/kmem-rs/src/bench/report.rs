@@ -344,12 +344,8 @@ pub fn markdown(r: &Results) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bench::guest::{parse_jsonl, Failure, Source};
-    use crate::bench::results::point;
     use crate::bench::results::tests::results;
-    use crate::bench::size::ModuleSize;
     use crate::bench::targets::ratio_misses;
-    use std::collections::BTreeMap;
 
     #[test]
     fn results_json_roundtrip_and_table() {

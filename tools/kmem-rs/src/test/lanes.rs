@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-only
-//! Test lanes: the suites a config variant adds to [`crate::test::SUITES`],
+//! Test lanes: the suites a config variant adds to [`super::suites::SUITES`],
 //! and the scenario table the harness prints for them.
 //!
 //! The debug lane (`cargo kmem test --variant debug`, configs/debug.config:
@@ -9,7 +9,7 @@
 
 use std::time::Duration;
 
-use crate::test::Suite;
+use super::suites::Suite;
 use crate::vm::PlatformKind;
 
 /// The variant whose lane adds [`DEBUG_SUITES`].
@@ -153,7 +153,7 @@ mod tests {
         for s in DEBUG_SUITES {
             assert!(s.per_driver, "{}: the C/Rust comparison needs both", s.name);
             assert!(
-                !crate::test::SUITES.iter().any(|t| t.name == s.name),
+                !crate::test::suites::SUITES.iter().any(|t| t.name == s.name),
                 "{} is in both lists",
                 s.name
             );
@@ -162,13 +162,7 @@ mod tests {
 
     #[test]
     fn lane_suites_exist_in_guest_script() {
-        let script =
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("guest/kmem-rs-guest.sh");
-        let text = std::fs::read_to_string(script).unwrap();
-        for s in DEBUG_SUITES {
-            let f = format!("suite_{}()", s.name.replace('-', "_"));
-            assert!(text.contains(&f), "{f}");
-        }
+        crate::test::suites::tests::assert_in_guest_script(DEBUG_SUITES);
     }
 
     #[test]
