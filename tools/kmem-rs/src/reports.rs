@@ -12,7 +12,7 @@
 //! ends. A kmemleak count before that marker is boot's, not the suite's:
 //! it is listed as baseline, and does not fail the run.
 //!
-//! Two reports are known and do not fail their run: kmem.c's stuck-unbind
+//! Two reports are known and do not fail their run: kmem's stuck-unbind
 //! leak and the core's `add_pages()` WARN under fault injection (the part
 //! `expected`).
 
@@ -22,8 +22,8 @@ use std::path::Path;
 
 mod expected;
 
-pub use expected::{core_add_pages_warn, kmemc_stuck_unbind};
-use expected::{ADD_PAGES_EXPECTED, INJECTED_WITHIN, KMEMC_EXPECTED};
+pub use expected::{core_add_pages_warn, kmem_stuck_unbind};
+use expected::{ADD_PAGES_EXPECTED, INJECTED_WITHIN, KMEM_EXPECTED};
 
 /// What the guest writes to /dev/kmsg after clearing boot-time kmemleak
 /// suspects (tools/kmem-rs/guest/kmem-rs-guest.sh).
@@ -92,8 +92,8 @@ pub struct Report {
     pub context: Vec<String>,
     /// A kmemleak count from before the suite started (not a failure).
     pub baseline: bool,
-    /// Why the report is expected and does not fail its run: kmem.c's
-    /// stuck-unbind leak ([`kmemc_stuck_unbind`]) or the core's WARN under
+    /// Why the report is expected and does not fail its run: kmem's
+    /// stuck-unbind leak ([`kmem_stuck_unbind`]) or the core's WARN under
     /// fault injection ([`core_add_pages_warn`]).
     pub expected: Option<&'static str>,
 }
@@ -237,7 +237,7 @@ pub fn scan_dir(dir: &Path) -> Vec<Report> {
 }
 
 /// The reports that fail a run (all but kmemleak's boot-time baseline and
-/// the expected ones: kmem.c's stuck-unbind leak, the core's `add_pages()`
+/// the expected ones: kmem's stuck-unbind leak, the core's `add_pages()`
 /// WARN under fault injection).
 pub fn failing(reports: &[Report]) -> Vec<&Report> {
     reports
@@ -294,7 +294,7 @@ pub fn render(reports: &[Report]) -> String {
 /// and returns the failing reports' headlines as failure messages.
 ///
 /// The kmemleak reports of a run whose final `kmemleak.txt` holds only
-/// kmem.c's stuck-unbind leak ([`kmemc_stuck_unbind`]) are expected: kept in
+/// kmem's stuck-unbind leak ([`kmem_stuck_unbind`]) are expected: kept in
 /// `reports.txt` and named in the summary, but not failures.
 pub fn check_run(dir: &Path) -> (Vec<String>, String) {
     let mut all = scan_dir(dir);
@@ -303,15 +303,15 @@ pub fn check_run(dir: &Path) -> (Vec<String>, String) {
         |n: &str| String::from_utf8_lossy(&fs::read(dir.join(n)).unwrap_or_default()).into_owned();
     if all.iter().any(|r| r.kind == Kind::Kmemleak && !r.baseline) {
         let logs = [read("dmesg.txt"), read("console.log")];
-        match kmemc_stuck_unbind(&read("kmemleak.txt"), &[&logs[0], &logs[1]]) {
+        match kmem_stuck_unbind(&read("kmemleak.txt"), &[&logs[0], &logs[1]]) {
             Some(Ok(n)) => {
                 for r in all
                     .iter_mut()
                     .filter(|r| r.kind == Kind::Kmemleak && !r.baseline)
                 {
-                    r.expected = Some(KMEMC_EXPECTED);
+                    r.expected = Some(KMEM_EXPECTED);
                 }
-                note = format!("; {n} expected kmemleak (kmem.c stuck unbind)");
+                note = format!("; {n} expected kmemleak (kmem stuck unbind)");
             }
             Some(Err(why)) => note = format!(" (kmemleak.txt: {why})"),
             None => {}

@@ -147,9 +147,9 @@ fn expected_kmemleak_does_not_fail() {
     fs::write(dir.join("kmemleak.txt"), KMEMC_LEAK).unwrap();
     let (msgs, sum) = check_run(&dir);
     assert!(msgs.is_empty(), "{msgs:?}");
-    assert_eq!(sum, "none; 1 expected kmemleak (kmem.c stuck unbind)");
+    assert_eq!(sum, "none; 1 expected kmemleak (kmem stuck unbind)");
     let saved = fs::read_to_string(dir.join("reports.txt")).unwrap();
-    assert!(saved.contains("=== kmemleak (expected: kmem.c's device data"));
+    assert!(saved.contains("=== kmemleak (expected: kmem's device data"));
     // One more object of another origin: every kmemleak report fails.
     fs::write(
         dir.join("kmemleak.txt"),
