@@ -194,12 +194,18 @@ fn record_matrix(
     passed: usize,
     failed: usize,
 ) -> Result<()> {
-    let mut s = format!("{:<22} {:>8} {:>10}\n", "suite", "C kmem", "Rust kmem");
+    let w = table
+        .iter()
+        .map(|(n, _)| n.len())
+        .max()
+        .unwrap_or(0)
+        .max(22);
+    let mut s = format!("{:<w$} {:>8} {:>10}\n", "suite", "C kmem", "Rust kmem");
     for (name, outcomes) in table {
         let cell = |o: &Outcome| format!("{}/{}", o.tally.passed, o.tally.passed + o.tally.failed);
         match &outcomes[..] {
-            [c, r] => s.push_str(&format!("{name:<22} {:>8} {:>10}\n", cell(c), cell(r))),
-            [o] => s.push_str(&format!("{name:<22} {:>8} (driver-independent)\n", cell(o))),
+            [c, r] => s.push_str(&format!("{name:<w$} {:>8} {:>10}\n", cell(c), cell(r))),
+            [o] => s.push_str(&format!("{name:<w$} {:>8} (driver-independent)\n", cell(o))),
             _ => {}
         }
     }
