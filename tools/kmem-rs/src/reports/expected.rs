@@ -7,15 +7,19 @@
 //! reboot. kmem.c returns from `dev_dax_kmem_remove()` without freeing the
 //! `struct dax_kmem_data` that `dev_dax_kmem_probe()` allocated, and the
 //! driver core then clears the only pointer to it; the Rust driver forgets
-//! its `Hotplug`, whose vector of ranges is then unreferenced. (The
+//! its `Hotplug`, whose vector of ranges is then unreferenced, and so is
+//! its own node memory type when the node has another of the same
+//! distance (allocated by the kernel crate's `NodeMemoryType::init()` for
+//! the probe). (The
 //! reference that a stuck device kept on the dax device, through a
 //! `Devres` allocated in the kernel crate, was a bug: it is not excused.)
 //! [`kmem_stuck_unbind`] recognises exactly that: every object the guest's
 //! final `kmemleak.txt` lists was allocated by the driver's probe in the
 //! `kmem` module, directly (`dev_dax_kmem_probe`) or through frames of the
 //! module only (`<KmemDriver as dax::Driver>::probe`), or, after `rmmod
-//! kmem`, by bare module addresses that `dax_bus_probe` called; and the
-//! driver logged at least as many stuck unbinds. Then the run's kmemleak
+//! kmem`, by bare module addresses that `dax_bus_probe` called (or is such
+//! a node memory type); and the driver logged at least as many stuck
+//! unbinds as objects of each kind. Then the run's kmemleak
 //! reports are listed as expected and do not fail it; any other object,
 //! or an object without such an unbind, fails the run as before.
 //!
@@ -96,16 +100,25 @@ fn unloaded_module_frame(f: &str) -> bool {
         .is_some_and(|a| a >= MODULES_VADDR)
 }
 
+/// What a stuck unbind leaves unreferenced, by design: the driver's device
+/// data (kmem.c's `struct dax_kmem_data`, the Rust driver's vector of
+/// ranges), and the Rust driver's own node memory type when the node's type
+/// is another one of the same distance (then only the forgotten
+/// `NodeMemoryType` pointed at it).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Leak {
+    Data,
+    NodeType,
+}
+
 /// Whether a kmemleak object was allocated by the kmem driver's probe: the
 /// first backtrace frame outside the allocator is `dev_dax_kmem_probe` of
 /// the `kmem` module; or frames of the `kmem` module only (the kernel
 /// crate's generic code instantiated there) lead to the Rust driver's probe;
 /// or, once the module is unloaded (kmemleak then prints bare addresses),
 /// module frames only lead to `dax_bus_probe`.
-fn from_kmem_probe(obj: &[&str]) -> bool {
-    let Some(bt) = obj.iter().position(|l| l.starts_with("backtrace")) else {
-        return false;
-    };
+fn from_kmem_probe(obj: &[&str]) -> Option<Leak> {
+    let bt = obj.iter().position(|l| l.starts_with("backtrace"))?;
     let alloc = |f: &str| {
         [
             "__kmalloc",
@@ -119,13 +132,27 @@ fn from_kmem_probe(obj: &[&str]) -> bool {
         .iter()
         .any(|p| f.starts_with(p))
     };
-    let Some(i) = obj[bt + 1..].iter().position(|f| !alloc(f)) else {
-        return false;
-    };
+    let i = obj[bt + 1..].iter().position(|f| !alloc(f))?;
     let frames = &obj[bt + 1 + i..];
     if frames[0].starts_with(KMEMC_PROBE_FRAME) && frames[0].ends_with("[kmem]") {
-        return true;
+        return Some(Leak::Data);
     }
+    // The Rust driver's node memory type, allocated by the kernel crate for
+    // the probe and forgotten with the rest of its `Hotplug`.
+    if frames[0].starts_with("alloc_memory_type+")
+        && frames
+            .get(1)
+            .is_some_and(|f| f.contains("14NodeMemoryType4init+"))
+    {
+        return module_probe(&frames[2..]).then_some(Leak::NodeType);
+    }
+    module_probe(frames).then_some(Leak::Data)
+}
+
+/// Whether `frames` (callers first to last) are frames of the `kmem`
+/// module only down to the Rust driver's probe, or bare module addresses
+/// (after `rmmod kmem`) down to `dax_bus_probe`.
+fn module_probe(frames: &[&str]) -> bool {
     if let Some(p) = frames.iter().position(|f| rust_probe_frame(f)) {
         return frames[..p].iter().all(|f| f.ends_with("[kmem]"));
     }
@@ -158,8 +185,11 @@ pub fn kmem_stuck_unbind(list: &str, logs: &[&str]) -> Option<Result<usize, Stri
         })
         .max()
         .unwrap_or(0);
-    let ours = objs.iter().filter(|o| from_kmem_probe(o)).count();
-    if ours == objs.len() && ours <= stuck {
+    let kinds: Vec<_> = objs.iter().filter_map(|o| from_kmem_probe(o)).collect();
+    let ours = kinds.len();
+    let at_most_one_each =
+        [Leak::Data, Leak::NodeType].map(|k| kinds.iter().filter(|&&x| x == k).count() <= stuck);
+    if ours == objs.len() && at_most_one_each == [true, true] {
         Some(Ok(ours))
     } else {
         Some(Err(format!(
@@ -278,6 +308,45 @@ unreferenced object 0xff1100000597d300 (size 192):
     _RNvXs1_CsliqwIxv1gxp_7kmem_rsNtB5_10KmemDriverNtNtCsl7L7n58I0Vr_6kernel3dax6Driver5probe+0x85e/0x99d [kmem]
     dax_bus_probe+0xde/0x180
 ";
+
+    /// The same leak after `rmmod kmem`, with the node memory type the
+    /// forgotten `NodeMemoryType` alone pointed at (debug lane, kmem-state).
+    const RUST_LEAK_UNLOADED: &str = "\
+unreferenced object 0xff1100000b048800 (size 96):
+  comm \"daxctl\", pid 76, jiffies 4294913160
+  backtrace (crc e81ee987):
+    __kmalloc_node_track_caller_noprof+0x2f7/0x5d0
+    krealloc_node_align_noprof+0x16f/0x310
+    0xffffffffa000267f
+    0xffffffffa000252c
+    0xffffffffa00041ea
+    0xffffffffa0000abd
+    dax_bus_probe+0xde/0x180
+unreferenced object 0xff1100000c167d00 (size 64):
+  comm \"daxctl\", pid 76, jiffies 4294913161
+  backtrace (crc be26a2db):
+    __kmalloc_cache_noprof+0x28b/0x520
+    alloc_memory_type+0x4a/0x140
+    _RNvMs7_NtCsl7L7n58I0Vr_6kernel14memory_hotplugNtB5_14NodeMemoryType4init+0x2b/0x192
+    0xffffffffa0004309
+    0xffffffffa0000abd
+    dax_bus_probe+0xde/0x180
+";
+
+    #[test]
+    fn rust_stuck_unbind_leak_with_node_type() {
+        assert_eq!(kmem_stuck_unbind(RUST_LEAK_UNLOADED, &[STUCK]), Some(Ok(2)));
+        // Two node types for one stuck unbind are one too many.
+        let extra = RUST_LEAK_UNLOADED
+            .split_inclusive('\n')
+            .skip(10)
+            .collect::<String>();
+        let two = format!("{RUST_LEAK_UNLOADED}{extra}");
+        assert!(matches!(kmem_stuck_unbind(&two, &[STUCK]), Some(Err(_))));
+        // A memory type that kmem's probe did not allocate is not excused.
+        let other = RUST_LEAK_UNLOADED.replace("14NodeMemoryType4init", "9SomethingElse");
+        assert!(matches!(kmem_stuck_unbind(&other, &[STUCK]), Some(Err(_))));
+    }
 
     #[test]
     fn rust_stuck_unbind_leak() {
