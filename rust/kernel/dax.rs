@@ -283,6 +283,9 @@ impl Device<device::Bound> {
 /// The memory of a dax device, held by the driver bound to it (in a [`Devres`], from
 /// [`Device::memory`]).
 ///
+/// [`Memory::reserve`] and [`Memory::add`] sleep: reach them with [`Devres::access`], not
+/// with `Devres::try_access()`, whose guard holds the RCU read lock.
+///
 /// # Invariants
 ///
 /// `ranges` are the ranges of a dax device, and the value is reachable only while the driver
