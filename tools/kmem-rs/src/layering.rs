@@ -64,7 +64,7 @@ const PARTS: &[(&str, &[&[&str]])] = &[
     ("patches", &[&["git"], &["recipients", "cover"]]),
     ("reports", &[&["expected"]]),
     ("series", &[&["identity"], &["message"]]),
-    ("test", &[&["suites"], &["lanes"]]),
+    ("test", &[&["suites"], &["lanes"], &["record"]]),
     ("vm", &[&["platform"]]),
 ];
 

@@ -103,6 +103,10 @@ enum Cmd {
         /// Test only this kmem driver (c or rust; repeatable). Default: both.
         #[arg(short, long)]
         driver: Vec<build::Driver>,
+        /// Also write the summary, with the date and command, into
+        /// tools/kmem-rs/results/test[-VARIANT].md (README links it).
+        #[arg(long)]
+        record: bool,
     },
     /// What CI runs: `test` (every suite, both drivers), then `check`.
     Ci,
@@ -254,6 +258,7 @@ fn real_main(cli: Cli) -> Result<()> {
             list,
             no_build,
             driver,
+            record,
         } => {
             if list {
                 test::list();
@@ -266,7 +271,8 @@ fn real_main(cli: Cli) -> Result<()> {
             } else {
                 driver
             };
-            let (_, failed) = test::run(&ctx, &kernel, &filter, &drivers, started.elapsed())?;
+            let (_, failed) =
+                test::run(&ctx, &kernel, &filter, &drivers, started.elapsed(), record)?;
             if failed > 0 {
                 anyhow::bail!("{failed} test(s) failed");
             }
@@ -276,7 +282,7 @@ fn real_main(cli: Cli) -> Result<()> {
             let started = std::time::Instant::now();
             let kernel = ensure_built(&ctx, false)?;
             let all = build::Driver::ALL.to_vec();
-            let (tp, tf) = test::run(&ctx, &kernel, &[], &all, started.elapsed())?;
+            let (tp, tf) = test::run(&ctx, &kernel, &[], &all, started.elapsed(), false)?;
             let (cp, cf) = check::run(&ctx, &[])?;
             println!(
                 "# ci: suites {tp} passed, {tf} failed; series checks {cp} passed, {cf} failed ({:.0}s)",

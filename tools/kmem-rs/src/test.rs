@@ -8,10 +8,12 @@
 //! adds); this file, the entry point, runs them and prints the verdicts.
 
 use anyhow::{bail, Result};
+use std::fmt::Write as _;
 use std::fs;
 use std::time::{Duration, Instant};
 
 mod lanes;
+mod record;
 mod suites;
 
 use crate::build::{Driver, Kernel};
@@ -96,6 +98,7 @@ pub fn run(
     filters: &[String],
     drivers: &[Driver],
     prep: Duration,
+    record: bool,
 ) -> Result<(usize, usize)> {
     let suites = selected(filters, lanes::extra_suites(ctx.variant.as_deref()))?;
     let names: Vec<_> = drivers.iter().map(|d| d.name()).collect();
@@ -142,17 +145,19 @@ pub fn run(
         }
         table.push((suite.name, outcomes));
     }
-    print!("# {:<22}", "suite");
+    let mut sum = String::new();
+    let _ = write!(sum, "# {:<22}", "suite");
     for d in drivers {
-        print!(" {:>14}", format!("{} kmem", d.name()));
+        let _ = write!(sum, " {:>14}", format!("{} kmem", d.name()));
     }
-    println!();
+    sum.push('\n');
     for (name, outcomes) in &table {
-        print!("# {name:<22}");
+        let _ = write!(sum, "# {name:<22}");
         if let [o] = &outcomes[..] {
             if drivers.len() > 1 {
                 let t = &o.tally;
-                println!(
+                let _ = writeln!(
+                    sum,
                     " {}/{} ({:.0}s, driver-independent)",
                     t.passed,
                     t.passed + t.failed,
@@ -169,20 +174,32 @@ pub fn run(
                 t.passed + t.failed,
                 o.elapsed.as_secs_f64()
             );
-            print!(" {cell:>14}");
+            let _ = write!(sum, " {cell:>14}");
         }
-        println!();
+        sum.push('\n');
     }
     if filters.is_empty() && drivers == Driver::ALL && ctx.variant.is_none() {
         record_matrix(ctx, &table, passed, failed)?;
     }
-    print!("{}", lane_table(ctx, &table));
-    println!(
+    sum.push_str(&lane_table(ctx, &table));
+    let _ = writeln!(
+        sum,
         "# time: setup+build {:.0}s, suites {:.0}s",
         prep.as_secs_f64(),
         started.elapsed().as_secs_f64()
     );
-    println!("{passed} passed, {failed} failed");
+    let _ = writeln!(sum, "{passed} passed, {failed} failed");
+    print!("{sum}");
+    if record {
+        let req = record::Request {
+            filters,
+            drivers: &names,
+            knobs: record::knobs_set(),
+            accel: format!("{accel:?}"),
+        };
+        let text = record::render(ctx, &req, &record::now_utc(), &kernel.release(), &sum);
+        record::write(ctx, &text)?;
+    }
     Ok((passed, failed))
 }
 
