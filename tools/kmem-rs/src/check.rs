@@ -9,14 +9,15 @@
 //! - every commit of every series builds (`make CLIPPY=1`), in stacked
 //!   order, with no warning in a series file;
 //! - rustfmtcheck, rustdoc, htmldocs of the new page;
-//! - git send-email to a local sendmail stand-in;
+//! - git send-email to a local sendmail stand-in, and b4 (`b4 prep
+//!   --check`, `b4 send -o`) mails each series to the same people;
 //! - config variants (no memory hot-remove, no Rust driver) compile;
 //! - the test config compiles with the oldest rustc and bindgen the base
 //!   tree supports (`msrv`).
 //!
 //! The parts import one way: `git` (git without the user's configuration,
 //! the committed patches) and `docs` (the make-target checks) at the
-//! bottom, then `am`, `checkpatch` and `bisect`, then `variants` (which
+//! bottom, then `am`, `checkpatch`, `bisect` and `b4`, then `variants` (which
 //! judges its build logs as `bisect` does); this file, the entry point,
 //! runs them in order and holds the checks of a few lines.
 
@@ -26,6 +27,7 @@ use std::path::Path;
 use std::time::Instant;
 
 mod am;
+mod b4;
 mod bisect;
 mod checkpatch;
 mod docs;
@@ -41,6 +43,7 @@ use crate::run::command;
 use crate::send::{send_email, Via};
 use crate::series::Series;
 use am::git_am;
+use b4::b4_check;
 use bisect::bisect;
 use checkpatch::checkpatch;
 use docs::{htmldocs, make_target};
@@ -72,6 +75,10 @@ pub const CHECKS: &[(&str, &str)] = &[
         "make htmldocs SPHINXDIRS=driver-api/nvdimm, no warning",
     ),
     ("send-email", "git send-email to a local sendmail stand-in"),
+    (
+        "b4",
+        "b4 prep --check, --auto-to-cc and b4 send -o: clean, and the To/Cc of patches/",
+    ),
     (
         "nohotremove",
         "CONFIG_MEMORY_HOTREMOVE=n: rust/ and drivers/dax/ compile",
@@ -123,6 +130,7 @@ pub fn run(ctx: &Ctx, filters: &[String]) -> Result<(usize, usize)> {
             "rustdoc" => make_target(ctx, "rustdoc", &["rustdoc"]),
             "htmldocs" => htmldocs(ctx),
             "send-email" => send_all(ctx, &series),
+            "b4" => b4_check(ctx, &series, &generated),
             "nohotremove" => variant(ctx, &series, "nohotremove"),
             "norustdriver" => variant(ctx, &series, "norustdriver"),
             "nonuma" => variant(ctx, &series, "nonuma"),

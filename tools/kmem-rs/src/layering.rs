@@ -56,7 +56,7 @@ const PARTS: &[(&str, &[&[&str]])] = &[
         "check",
         &[
             &["git", "docs"],
-            &["am", "checkpatch", "bisect"],
+            &["am", "checkpatch", "bisect", "b4"],
             &["variants"],
         ],
     ),

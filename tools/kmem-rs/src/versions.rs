@@ -11,6 +11,7 @@ pub struct Versions {
     pub base: Base,
     pub toolchain: Toolchain,
     pub docs: Docs,
+    pub b4: B4,
     pub qemu: Qemu,
     pub msrv: Msrv,
 }
@@ -49,6 +50,13 @@ pub struct Package {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Docs {
+    pub pip: Vec<String>,
+}
+
+/// b4 and every package it pulls in, from PyPI (`check -f b4`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct B4 {
     pub pip: Vec<String>,
 }
 

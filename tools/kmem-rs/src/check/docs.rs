@@ -31,24 +31,29 @@ pub fn make_target(ctx: &Ctx, what: &str, args: &[&str]) -> Result<String> {
     Ok("clean".into())
 }
 
-/// Sphinx from PyPI, pinned, in its own venv.
-fn sphinx(ctx: &Ctx) -> Result<PathBuf> {
-    let venv = ctx.cache.join("venv-docs");
-    let docs = &ctx.versions.docs;
+/// A venv in the cache named `name` with the PyPI packages `pins`, made
+/// again whenever the pins change; its `bin` directory.
+pub fn pip_venv(ctx: &Ctx, name: &str, pins: &[String], table: &str) -> Result<PathBuf> {
+    let venv = ctx.cache.join(name);
     let stamp = venv.join(".kmem-rs-pins");
-    let pins = docs.pip.join(" ");
-    if fs::read_to_string(&stamp).ok().as_deref() == Some(pins.as_str()) {
+    let joined = pins.join(" ");
+    if fs::read_to_string(&stamp).ok().as_deref() == Some(joined.as_str()) {
         return Ok(venv.join("bin"));
     }
     let _ = fs::remove_dir_all(&venv);
-    let log = ctx.log("venv-docs")?;
-    Step::new("python3 -m venv (docs)", &log)
+    let log = ctx.log(name)?;
+    Step::new(&format!("python3 -m venv ({name})"), &log)
         .run_ok(command("/usr/bin/python3").args(["-m", "venv"]).arg(&venv))?;
-    Step::new(&format!("pip install {pins}"), &log)
-        .run_ok(command(venv.join("bin/pip")).args(["install", "--quiet"]).args(&docs.pip))
-        .context("cannot install Sphinx from PyPI (network? the pins in tools/kmem-rs/versions.toml [docs]?)")?;
-    fs::write(&stamp, pins)?;
+    Step::new(&format!("pip install {joined}"), &log)
+        .run_ok(command(venv.join("bin/pip")).args(["install", "--quiet"]).args(pins))
+        .with_context(|| format!("cannot install from PyPI (network? the pins in tools/kmem-rs/versions.toml [{table}]?)"))?;
+    fs::write(&stamp, joined)?;
     Ok(venv.join("bin"))
+}
+
+/// Sphinx from PyPI, pinned, in its own venv.
+fn sphinx(ctx: &Ctx) -> Result<PathBuf> {
+    pip_venv(ctx, "venv-docs", &ctx.versions.docs.pip, "docs")
 }
 
 pub fn htmldocs(ctx: &Ctx) -> Result<String> {

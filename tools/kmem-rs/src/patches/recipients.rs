@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
 //! Who gets each series: scripts/get_maintainer.pl over its patches, the
-//! maintainers as To: and everyone else as Cc:, and the generated
-//! `recipients.txt` that lists them, union and per patch.
+//! people (maintainers, reviewers) as To: and the mailing lists as Cc:, the
+//! split `b4 prep --auto-to-cc` makes, and the generated `recipients.txt`
+//! that lists them, union and per patch.
 
 use anyhow::Result;
 use std::path::PathBuf;
@@ -10,7 +11,8 @@ use super::git::output;
 use crate::ctx::Ctx;
 use crate::run::command;
 
-/// To: the maintainers, Cc: reviewers and lists, as get_maintainer.pl says.
+/// To: the people get_maintainer.pl names (maintainers, reviewers), Cc: the
+/// lists, as b4 splits them.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Recipients {
     pub to: Vec<String>,
@@ -36,14 +38,11 @@ impl Recipients {
             if exclude.iter().any(|me| who.contains(me)) {
                 continue;
             }
-            let maintainer = role.starts_with("maintainer:") || role.starts_with("supporter:");
-            if maintainer {
-                self.cc.retain(|x| x != who);
-            }
+            let person = !role.contains("list");
             if self.to.iter().any(|x| x == who) || self.cc.iter().any(|x| x == who) {
                 continue;
             }
-            if maintainer {
+            if person {
                 self.to.push(who.to_string());
             } else {
                 self.cc.push(who.to_string());
@@ -127,21 +126,18 @@ mod tests {
             r.to,
             vec![
                 "Dan Williams <djbw@kernel.org>",
-                "Miguel Ojeda <ojeda@kernel.org>"
+                "Miguel Ojeda <ojeda@kernel.org>",
+                "Boqun Feng <boqun@kernel.org>"
             ]
         );
         assert_eq!(
             r.cc,
-            vec![
-                "Boqun Feng <boqun@kernel.org>",
-                "nvdimm@lists.linux.dev",
-                "linux-kernel@vger.kernel.org"
-            ]
+            vec!["nvdimm@lists.linux.dev", "linux-kernel@vger.kernel.org"]
         );
     }
 
     /// Over several patches: a reviewer of one patch who maintains another
-    /// moves to To:, and nobody is named twice.
+    /// is named once, in To:.
     #[test]
     fn recipients_union() {
         let mut r = Recipients::parse(
