@@ -197,10 +197,58 @@ pub fn run(
             knobs: record::knobs_set(),
             accel: format!("{accel:?}"),
         };
-        let text = record::render(ctx, &req, &record::now_utc(), &kernel.release(), &sum);
+        let date = record::now_utc();
+        let text = record::render(ctx, &req, &date, &kernel.release(), &sum);
         record::write(ctx, &text)?;
+        let groups = groups(&suites, &table);
+        let block = record::readme_block(ctx, &req, &date, &groups, (passed, failed));
+        let readme_path = ctx.repo.join("README.md");
+        let readme = fs::read_to_string(&readme_path)?;
+        match record::replace_block(ctx, &readme, &block) {
+            Some(new) => {
+                fs::write(&readme_path, new)?;
+                println!("# README.md's status block rewritten");
+            }
+            None => println!("# README.md has no block for this variant: not changed"),
+        }
     }
     Ok((passed, failed))
+}
+
+/// The pass counts of `table` per platform and driver, for README; the
+/// driver-independent suites as one group of their own.
+fn groups(suites: &[&Suite], table: &[(&str, Vec<Outcome>)]) -> Vec<record::Group> {
+    let mut groups: Vec<record::Group> = Vec::new();
+    for (suite, (_, outcomes)) in suites.iter().zip(table) {
+        let shared = !suite.per_driver;
+        let name = if shared {
+            "KUnit and doctests".to_string()
+        } else {
+            vm::platform_of(suite.platform).name.to_string()
+        };
+        let i = match groups.iter().position(|g| g.name == name) {
+            Some(i) => i,
+            None => {
+                groups.push(record::Group {
+                    name,
+                    c: (0, 0),
+                    rust: (0, 0),
+                    shared,
+                });
+                groups.len() - 1
+            }
+        };
+        for o in outcomes {
+            let t = &o.tally;
+            let slot = match o.driver {
+                Some(Driver::Rust) => &mut groups[i].rust,
+                _ => &mut groups[i].c,
+            };
+            slot.0 += t.passed;
+            slot.1 += t.passed + t.failed;
+        }
+    }
+    groups
 }
 
 /// Leaves the pass counts of a full run where `cargo kmem patches --record`

@@ -99,6 +99,71 @@ pub fn render(ctx: &Ctx, req: &Request, date: &str, release: &str, summary: &str
     s
 }
 
+/// Pass counts of one group of suites (a platform, or the
+/// driver-independent KUnit boots): per driver, (passed, run).
+pub struct Group {
+    pub name: String,
+    pub c: (usize, usize),
+    pub rust: (usize, usize),
+    /// Driver-independent: `c` holds the counts, `rust` is unused.
+    pub shared: bool,
+}
+
+/// The README markers of `variant`'s block.
+fn markers(variant: Option<&str>) -> (String, String) {
+    let tag = variant.map_or("test".to_string(), |v| format!("test-{v}"));
+    (
+        format!("<!-- {tag}:begin (written by `cargo kmem test --record`) -->"),
+        format!("<!-- {tag}:end -->"),
+    )
+}
+
+/// README's status block: pass counts per platform and driver, when and
+/// how they were measured, and the results file.
+pub fn readme_block(
+    ctx: &Ctx,
+    req: &Request,
+    date: &str,
+    groups: &[Group],
+    total: (usize, usize),
+) -> String {
+    let (begin, end) = markers(ctx.variant.as_deref());
+    let file = path(ctx);
+    let rel = file
+        .strip_prefix(&ctx.repo)
+        .unwrap_or(&file)
+        .display()
+        .to_string();
+    let cell = |(p, n): (usize, usize)| format!("{p}/{n}");
+    let mut s = format!("{begin}\n| suites | C kmem | Rust kmem |\n| --- | ---: | ---: |\n");
+    for g in groups {
+        if g.shared {
+            let _ = writeln!(s, "| {} | {} (driver-independent) | |", g.name, cell(g.c));
+        } else {
+            let _ = writeln!(s, "| {} | {} | {} |", g.name, cell(g.c), cell(g.rust));
+        }
+    }
+    let _ = writeln!(
+        s,
+        "\n{} passed, {} failed; `{}`, {date}; every suite and the kernel reports: [`{rel}`]({rel}).",
+        total.0,
+        total.1,
+        command(ctx, req)
+    );
+    let _ = writeln!(s, "{end}");
+    s
+}
+
+/// `readme` with its block for this variant replaced by `block`; `None`
+/// when README has no such block.
+pub fn replace_block(ctx: &Ctx, readme: &str, block: &str) -> Option<String> {
+    let (begin, end) = markers(ctx.variant.as_deref());
+    let a = readme.find(&begin)?;
+    let b = a + readme[a..].find(&end)? + end.len();
+    let b = b + usize::from(readme[b..].starts_with('\n'));
+    Some(format!("{}{}{}", &readme[..a], block, &readme[b..]))
+}
+
 /// Writes the results file and names it.
 pub fn write(ctx: &Ctx, text: &str) -> Result<()> {
     let path = path(ctx);
@@ -137,6 +202,46 @@ mod tests {
             accel: "Tcg".to_string(),
         };
         assert_eq!(command(&ctx(None), &all), "cargo kmem test --record");
+    }
+
+    #[test]
+    fn readme_block_replaced_in_place() {
+        let ctx = ctx(None);
+        let req = Request {
+            filters: &[],
+            drivers: &["C", "Rust"],
+            knobs: Vec::new(),
+            accel: "Tcg".to_string(),
+        };
+        let groups = [
+            Group {
+                name: "pmem".into(),
+                c: (10, 10),
+                rust: (9, 10),
+                shared: false,
+            },
+            Group {
+                name: "KUnit".into(),
+                c: (4, 4),
+                rust: (0, 0),
+                shared: true,
+            },
+        ];
+        let block = readme_block(&ctx, &req, "2026-12-04T18:00:00Z", &groups, (23, 1));
+        assert!(block.contains("| pmem | 10/10 | 9/10 |\n"));
+        assert!(block.contains("| KUnit | 4/4 (driver-independent) | |\n"));
+        assert!(
+            block.contains("23 passed, 1 failed; `cargo kmem test --record`, 2026-12-04T18:00:00Z")
+        );
+        let (begin, end) = markers(None);
+        let readme = format!("a\n{begin}\nold\n{end}\nb\n");
+        assert_eq!(
+            replace_block(&ctx, &readme, &block).unwrap(),
+            format!("a\n{block}b\n")
+        );
+        assert!(replace_block(&ctx, "no markers\n", &block).is_none());
+        // Another variant's block is not this one's.
+        assert!(replace_block(&ctx, &readme.replace("test:", "test-debug:"), &block).is_none());
     }
 
     #[test]
