@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# Reproduces finding 2 of the debug lane (README): fail-nth on the bind of
+# Reproduces findings 2 and 4 of the debug lane (docs/debug-lane.md): fail-nth on the bind of
 # the 2 GiB dax0.0 at the points F2_POINTS, each followed by a plain bind.
 # On the debug kernel, from the host:
 #   cargo kmem vm --variant debug --no-build -d c|rust \

@@ -127,8 +127,8 @@ pub fn build(ctx: &Ctx, fresh: bool, owners: &dyn Owners) -> Result<Kernel> {
     Ok(k)
 }
 
-/// Builds the base tree's drivers/dax/kmem.c, unchanged, as an external module
-/// of the test build: the C oracle beside the in-tree Rust kmem.ko.
+/// Builds the base tree's drivers/dax/kmem.c (with its fragment, the fixes
+/// series applied) as an external module of the test build: the C oracle beside the in-tree Rust kmem.ko.
 fn build_c_oracle(ctx: &Ctx) -> Result<()> {
     let ext = ctx.build_dir().join(C_ORACLE_DIR);
     fs::create_dir_all(&ext)?;

@@ -26,7 +26,7 @@
 //! One WARN is the core's answer to fault injection, not a fault of either
 //! driver: x86's `add_pages()` does `WARN_ON_ONCE()` on any error of
 //! `__add_pages()`, and an injected allocation failure under it (the
-//! section's usage map in `sparse_add_section()`) is such an error (README,
+//! section's usage map in `sparse_add_section()`) is such an error (docs/debug-lane.md,
 //! finding 2). [`core_add_pages_warn`] recognises exactly that: a WARNING
 //! at `add_pages+` in arch/x86/mm/init_64.c whose log shows an injected
 //! failure ("FAULT_INJECTION: forcing a failure") in the lines just before
