@@ -347,6 +347,11 @@ fn run_one(
             .iter()
             .map(|s| s.to_string())
             .chain(lanes::knob_args(suite.name))
+            .chain(
+                lanes::variant_args(ctx.variant.as_deref())
+                    .iter()
+                    .map(|s| s.to_string()),
+            )
             .collect(),
         timeout: suite.timeout,
         follow: Some((&tap_name, &mut echo)),
