@@ -109,6 +109,7 @@ pub fn run(
         kernel.release()
     );
     let accel = vm::accel(ctx, kernel)?;
+    let commit = record::commit(ctx);
     let started = Instant::now();
     println!("TAP version 13");
     let plan: usize = suites
@@ -196,6 +197,7 @@ pub fn run(
             drivers: &names,
             knobs: record::knobs_set(),
             accel: format!("{accel:?}"),
+            commit,
         };
         let date = record::now_utc();
         let text = record::render(ctx, &req, &date, &kernel.release(), &sum);

@@ -25,6 +25,21 @@ pub struct Request<'a> {
     pub knobs: Vec<String>,
     /// How QEMU ran the guests (`Tcg` or `Kvm`).
     pub accel: String,
+    /// The repository's commit when the run began ([`commit`]).
+    pub commit: String,
+}
+
+/// The repository's commit (`git describe --always --dirty`), taken when a
+/// run begins: the sources it built and tested, not what was committed
+/// while it ran.
+pub fn commit(ctx: &Ctx) -> String {
+    run::capture(Command::new("git").current_dir(&ctx.repo).args([
+        "describe",
+        "--always",
+        "--dirty",
+        "--abbrev=12",
+    ]))
+    .unwrap_or_else(|| "unknown".to_string())
 }
 
 /// The lane's count overrides set in the host's environment, as `NAME=VALUE`.
@@ -72,13 +87,7 @@ fn command(ctx: &Ctx, req: &Request) -> String {
 
 /// The file's text: a header naming what produced `summary`, then `summary`.
 pub fn render(ctx: &Ctx, req: &Request, date: &str, release: &str, summary: &str) -> String {
-    let commit = run::capture(Command::new("git").current_dir(&ctx.repo).args([
-        "describe",
-        "--always",
-        "--dirty",
-        "--abbrev=12",
-    ]))
-    .unwrap_or_else(|| "unknown".to_string());
+    let commit = &req.commit;
     let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
     let mut s = String::new();
     let _ = writeln!(s, "# `cargo kmem test` results\n");
@@ -89,7 +98,7 @@ pub fn render(ctx: &Ctx, req: &Request, date: &str, release: &str, summary: &str
     );
     let _ = writeln!(s, "- date: {date}");
     let _ = writeln!(s, "- command: `{}`", command(ctx, req));
-    let _ = writeln!(s, "- commit: {commit}");
+    let _ = writeln!(s, "- commit (when the run began): {commit}");
     let _ = writeln!(s, "- kernel: {release}");
     let _ = writeln!(s, "- host: {cpus} CPUs, QEMU accelerator {}", req.accel);
     if !req.filters.is_empty() || req.drivers.len() == 1 {
@@ -190,6 +199,7 @@ mod tests {
             drivers: &["Rust"],
             knobs: vec!["DAX_KMEM_STRESS_CYCLES=50".to_string()],
             accel: "Tcg".to_string(),
+            commit: "abc".to_string(),
         };
         assert_eq!(
             command(&ctx(Some("debug")), &req),
@@ -200,6 +210,7 @@ mod tests {
             drivers: &["C", "Rust"],
             knobs: Vec::new(),
             accel: "Tcg".to_string(),
+            commit: "abc".to_string(),
         };
         assert_eq!(command(&ctx(None), &all), "cargo kmem test --record");
     }
@@ -212,6 +223,7 @@ mod tests {
             drivers: &["C", "Rust"],
             knobs: Vec::new(),
             accel: "Tcg".to_string(),
+            commit: "abc".to_string(),
         };
         let groups = [
             Group {
@@ -253,6 +265,7 @@ mod tests {
             drivers: &["C", "Rust"],
             knobs: Vec::new(),
             accel: "Tcg".to_string(),
+            commit: "abc".to_string(),
         };
         let text = render(
             &ctx(None),
