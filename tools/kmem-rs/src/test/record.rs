@@ -192,6 +192,17 @@ mod tests {
         ctx
     }
 
+    /// A run of every suite on both drivers, as CI makes it.
+    fn full_run() -> Request<'static> {
+        Request {
+            filters: &[],
+            drivers: &["C", "Rust"],
+            knobs: Vec::new(),
+            accel: "Tcg".to_string(),
+            commit: "abc".to_string(),
+        }
+    }
+
     #[test]
     fn command_reproduces_the_run() {
         let req = Request {
@@ -205,26 +216,14 @@ mod tests {
             command(&ctx(Some("debug")), &req),
             "DAX_KMEM_STRESS_CYCLES=50 cargo kmem --variant debug test -f stress -d rust --record"
         );
-        let all = Request {
-            filters: &[],
-            drivers: &["C", "Rust"],
-            knobs: Vec::new(),
-            accel: "Tcg".to_string(),
-            commit: "abc".to_string(),
-        };
+        let all = full_run();
         assert_eq!(command(&ctx(None), &all), "cargo kmem test --record");
     }
 
     #[test]
     fn readme_block_replaced_in_place() {
         let ctx = ctx(None);
-        let req = Request {
-            filters: &[],
-            drivers: &["C", "Rust"],
-            knobs: Vec::new(),
-            accel: "Tcg".to_string(),
-            commit: "abc".to_string(),
-        };
+        let req = full_run();
         let groups = [
             Group {
                 name: "pmem".into(),
@@ -260,13 +259,7 @@ mod tests {
     fn file_per_variant_and_header() {
         assert!(path(&ctx(None)).ends_with("tools/kmem-rs/results/test.md"));
         assert!(path(&ctx(Some("debug"))).ends_with("tools/kmem-rs/results/test-debug.md"));
-        let req = Request {
-            filters: &[],
-            drivers: &["C", "Rust"],
-            knobs: Vec::new(),
-            accel: "Tcg".to_string(),
-            commit: "abc".to_string(),
-        };
+        let req = full_run();
         let text = render(
             &ctx(None),
             &req,
