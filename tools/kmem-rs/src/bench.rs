@@ -143,7 +143,7 @@ fn host_facts(ctx: &Ctx, accel: vm::Accel) -> BTreeMap<String, String> {
     h
 }
 
-fn now_utc() -> String {
+pub fn now_utc() -> String {
     capture(command("date").args(["-u", "+%Y-%m-%dT%H:%M:%SZ"])).unwrap_or_default()
 }
 pub fn run(ctx: &Ctx, kernel: &Kernel, opts: &Options) -> Result<()> {

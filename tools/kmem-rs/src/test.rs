@@ -199,7 +199,7 @@ pub fn run(
             accel: format!("{accel:?}"),
             commit,
         };
-        let date = record::now_utc();
+        let date = crate::bench::now_utc();
         let text = record::render(ctx, &req, &date, &kernel.release(), &sum);
         record::write(ctx, &text)?;
         let groups = groups(&suites, &table);

@@ -50,11 +50,6 @@ pub fn knobs_set() -> Vec<String> {
         .collect()
 }
 
-/// Now, in UTC, as `YYYY-mm-ddTHH:MM:SSZ`.
-pub fn now_utc() -> String {
-    run::capture(Command::new("date").args(["-u", "+%Y-%m-%dT%H:%M:%SZ"])).unwrap_or_default()
-}
-
 /// The results file of `variant`: `test.md`, or `test-VARIANT.md`.
 pub fn path(ctx: &Ctx) -> PathBuf {
     let name = match &ctx.variant {
