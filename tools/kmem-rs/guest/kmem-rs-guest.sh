@@ -477,6 +477,16 @@ suite_faults() {
 		bash "$SELFTESTS/dax/dax-kmem-faults.sh"
 }
 
+# The same script's parts 4-6 (DAX_KMEM_FIX_PARTS, default 456), on the
+# platform's 2 GiB device: one sweep per fix of the core.
+suite_fixes() {
+	prepare_or_bail
+	lane_knobs
+	DAX_KMEM_TEST_DEV=$DAX DAX_KMEM_TEST_MODULE=${KMEM_RS_MODULE:-} DAX_KMEM_TEST_KMEMLEAK=1 \
+		DAX_KMEM_FAULT_PARTS=${DAX_KMEM_FIX_PARTS:-456} \
+		bash "$SELFTESTS/dax/dax-kmem-faults.sh"
+}
+
 # kmemleak_begin OUTDIR -- on a kernel with kmemleak, scan what boot left,
 # keep it, clear it, and mark the kernel log: a report before the mark is
 # boot's, not the suite's (the host tool reads the mark).

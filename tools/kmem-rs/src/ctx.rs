@@ -25,6 +25,10 @@ pub struct Ctx {
     /// A config variant: `tools/kmem-rs/configs/NAME.config` merged last, built
     /// in its own directory.
     pub variant: Option<String>,
+    /// Patches of the series left out of the overlay (`--without`): a tree
+    /// without those fixes, built in its own directory, to show what they
+    /// fix. Empty: the whole series.
+    pub without: Vec<String>,
 }
 
 impl Ctx {
@@ -59,6 +63,7 @@ impl Ctx {
             versions,
             jobs,
             variant,
+            without: Vec::new(),
         })
     }
 
@@ -69,10 +74,14 @@ impl Ctx {
 
     /// The out-of-tree build directory of the test kernel.
     pub fn build_dir(&self) -> PathBuf {
-        match &self.variant {
-            Some(v) => self.cache.join(format!("build/test-{v}")),
-            None => self.cache.join("build/test"),
+        let mut name = match &self.variant {
+            Some(v) => format!("test-{v}"),
+            None => "test".to_string(),
+        };
+        if !self.without.is_empty() {
+            name += &format!("-without-{}", self.without.join("+"));
         }
+        self.cache.join("build").join(name)
     }
 
     /// The config fragments of this build, in merge order.

@@ -30,7 +30,7 @@ mod toolchain;
 mod versions;
 mod vm;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
@@ -48,6 +48,13 @@ struct Cli {
     /// config, built in its own directory (e.g. nohotremove).
     #[arg(long, global = true, env = "KMEM_RS_VARIANT")]
     variant: Option<String>,
+
+    /// Leave this patch of the series (its id in series.toml) out of the
+    /// tree, to show what it fixes (repeatable; setup, build, vm, demo and
+    /// test without --record). Built in its own directory; give it its own
+    /// --cache too, or switching back rebuilds what the patch touches.
+    #[arg(long, global = true, env = "KMEM_RS_WITHOUT", value_delimiter = ',')]
+    without: Vec<String>,
 
     #[command(subcommand)]
     cmd: Cmd,
@@ -209,7 +216,23 @@ fn parse_identity(text: &str) -> Result<series::Identity> {
 }
 
 fn real_main(cli: Cli) -> Result<()> {
-    let ctx = ctx::Ctx::new(cli.cache, cli.jobs, cli.variant)?;
+    let mut ctx = ctx::Ctx::new(cli.cache, cli.jobs, cli.variant)?;
+    ctx.without = cli.without;
+    if !ctx.without.is_empty() {
+        let whole = match &cli.cmd {
+            Cmd::Test { record: true, .. } => Some("test --record"),
+            Cmd::Ci => Some("ci"),
+            Cmd::Check { .. } => Some("check"),
+            Cmd::Patches { .. } => Some("patches"),
+            Cmd::Send { .. } => Some("send"),
+            Cmd::Bench { .. } => Some("bench"),
+            _ => None,
+        };
+        if let Some(cmd) = whole {
+            anyhow::bail!("{cmd} works on the whole series: drop --without");
+        }
+        with_owners(&ctx, |_| Ok(()))?;
+    }
     // A send under the placeholder identity is refused before anything
     // runs, lock and setup included.
     if let Cmd::Send {
@@ -231,7 +254,7 @@ fn real_main(cli: Cli) -> Result<()> {
         Cmd::Setup { check } => run_setup(&ctx, check),
         Cmd::Build { fresh } => {
             run_setup(&ctx, false)?;
-            build::build(&ctx, fresh, &series::Series::load(&ctx.repo)?).map(|_| ())
+            with_owners(&ctx, |o| build::build(&ctx, fresh, o)).map(|_| ())
         }
         Cmd::Vm {
             platform,
@@ -365,7 +388,37 @@ fn ensure_built(ctx: &ctx::Ctx, no_build: bool) -> Result<build::Kernel> {
         return build::Kernel::existing(ctx);
     }
     run_setup(ctx, false)?;
-    build::build(ctx, false, &series::Series::load(&ctx.repo)?)
+    with_owners(ctx, |o| build::build(ctx, false, o))
+}
+
+/// Runs `f` on the series as this run's tree has it: whole, or without the
+/// patches of `--without`.
+fn with_owners<T>(ctx: &ctx::Ctx, f: impl FnOnce(&dyn overlay::Owners) -> Result<T>) -> Result<T> {
+    let series = series::Series::load(&ctx.repo)?;
+    if ctx.without.is_empty() {
+        return f(&series);
+    }
+    let skip = ctx
+        .without
+        .iter()
+        .map(|id| {
+            series
+                .patches
+                .iter()
+                .position(|p| &p.id == id)
+                .with_context(|| {
+                    let ids: Vec<&str> = series.patches.iter().map(|p| p.id.as_str()).collect();
+                    format!(
+                        "--without {id}: no such patch (the patches: {})",
+                        ids.join(", ")
+                    )
+                })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    f(&overlay::Without {
+        series: &series,
+        skip,
+    })
 }
 
 /// `setup`: the toolchain and the base kernel ([`setup::install`]), then,
@@ -375,7 +428,13 @@ fn ensure_built(ctx: &ctx::Ctx, no_build: bool) -> Result<build::Kernel> {
 fn run_setup(ctx: &ctx::Ctx, check: bool) -> Result<()> {
     setup::install(ctx, check)?;
     if !check {
-        overlay::apply(ctx, &series::Series::load(&ctx.repo)?)?;
+        with_owners(ctx, |o| overlay::apply(ctx, o))?;
+        if !ctx.without.is_empty() {
+            println!(
+                "  ! without {}: not the series as sent",
+                ctx.without.join(", ")
+            );
+        }
         setup::rustavailable(ctx)?;
     }
     Ok(())

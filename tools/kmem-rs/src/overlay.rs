@@ -74,6 +74,42 @@ fn repo_files(repo: &Path) -> Result<Vec<String>> {
         .collect())
 }
 
+/// `series` without some of its patches (`--without`): their files and
+/// fragment hunks are left out of the tree, so that a test can show what
+/// those patches fix. The later patches must still apply without them.
+pub struct Without<'a> {
+    pub series: &'a dyn Owners,
+    /// Indices of the patches left out.
+    pub skip: Vec<usize>,
+}
+
+impl Owners for Without<'_> {
+    fn patch_count(&self) -> usize {
+        self.series.patch_count()
+    }
+    fn unsent(&self) -> &[String] {
+        self.series.unsent()
+    }
+    fn identity(&self) -> String {
+        self.series.identity()
+    }
+    fn check_covers(&self, files: &[String]) -> Result<()> {
+        self.series.check_covers(files)
+    }
+    fn owner(&self, path: &str) -> Option<usize> {
+        self.series.owner(path).filter(|i| !self.skip.contains(i))
+    }
+    fn hunk_owner(&self, fragment: &str, hunk: &Hunk) -> Result<usize> {
+        // A left-out hunk belongs to no patch within any `upto`.
+        let i = self.series.hunk_owner(fragment, hunk)?;
+        Ok(if self.skip.contains(&i) {
+            usize::MAX
+        } else {
+            i
+        })
+    }
+}
+
 /// The kernel tree's files as the overlay of `series` wants them: path,
 /// content, mode.
 pub fn desired(ctx: &Ctx, series: &dyn Owners) -> Result<BTreeMap<String, (Vec<u8>, u32)>> {

@@ -9,6 +9,9 @@ use crate::run::command;
 use crate::setup::BASE_TAG;
 use std::collections::BTreeMap;
 
+/// The patches the `fixes` suite's sweeps guard (`cargo kmem --without`).
+const FIXES_SUITE_WITHOUT: &[&str] = &["mm_add_pages", "mm_vmalloc", "x86_direct_map"];
+
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
@@ -170,6 +173,19 @@ fn owners() {
     )
     .unwrap();
     assert_eq!(s.hunk_owner("k.fragment", &replace.hunks[0]).unwrap(), 1);
+    // --without: the left-out patch owns no file, and its hunks fall
+    // outside every prefix of the series.
+    let w = crate::overlay::Without {
+        series: &s,
+        skip: vec![1],
+    };
+    assert_eq!(w.owner("a/x.rs"), Some(0));
+    assert_eq!(w.owner("b/y.rs"), None);
+    assert_eq!(
+        w.hunk_owner("k.fragment", &tagged.hunks[0]).unwrap(),
+        usize::MAX
+    );
+    assert!(w.hunk_owner("k.fragment", &wrong.hunks[0]).is_err());
 }
 
 #[test]
@@ -312,6 +328,17 @@ fn repo_fragments_apply_to_base() {
                 .unwrap_or_else(|e| panic!("{target} after {upto} patch(es): {e:#}"));
         }
         let full = apply_fragments(&series, series.patches.len(), &base, frags).unwrap();
+        // The tree the debug lane's `fixes` suite shows the core fixes on
+        // (docs/debug-lane.md): every other patch applies without them.
+        let before = crate::overlay::Without {
+            series: &series,
+            skip: FIXES_SUITE_WITHOUT
+                .iter()
+                .map(|id| series.patches.iter().position(|p| p.id == *id).unwrap())
+                .collect(),
+        };
+        apply_fragments(&before, series.patches.len(), &base, frags)
+            .unwrap_or_else(|e| panic!("{target} without the core fixes: {e:#}"));
         if let Some(out) = std::env::var_os("KMEM_RS_FRAGMENT_OUT") {
             for (side, text) in [("a", &base), ("b", &full)] {
                 let dest = Path::new(&out).join(side).join(target);

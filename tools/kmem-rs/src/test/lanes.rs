@@ -43,6 +43,18 @@ pub const DEBUG_SUITES: &[Suite] = &[
         platform: PlatformKind::Pmem,
         pmem: Some(SMALL_PMEM),
     },
+    Suite {
+        name: "fixes",
+        about: "selftests/dax/dax-kmem-faults.sh parts 4-6: one fail-nth sweep per core fix, \
+                failing only allocations under the function it guards (alloc_low_pages, \
+                __add_pages, kasan_mem_notifier); the 2 GiB device, whose direct map needs \
+                new page tables",
+        append: &[],
+        timeout: Duration::from_secs(5400),
+        per_driver: true,
+        platform: PlatformKind::Pmem,
+        pmem: None,
+    },
 ];
 
 /// The stress and fault scripts' count knobs. Set in the host's environment
@@ -58,6 +70,8 @@ pub const KNOBS: &[&str] = &[
     "DAX_KMEM_FAULT_DENSE",
     "DAX_KMEM_FAULT_GROWTH",
     "DAX_KMEM_FAULT_PARTS",
+    "DAX_KMEM_FAULT_SHADOW",
+    "DAX_KMEM_FIX_PARTS",
 ];
 
 /// The kernel command line for `suite`'s boot that carries the knobs set in
@@ -175,7 +189,7 @@ mod tests {
         assert_eq!(extra_suites(None).len(), 0);
         assert_eq!(extra_suites(Some("nohotremove")).len(), 0);
         let names: Vec<_> = extra_suites(Some("debug")).iter().map(|s| s.name).collect();
-        assert_eq!(names, vec!["stress", "faults"]);
+        assert_eq!(names, vec!["stress", "faults", "fixes"]);
         for s in DEBUG_SUITES {
             assert!(s.per_driver, "{}: the C/Rust comparison needs both", s.name);
             assert!(

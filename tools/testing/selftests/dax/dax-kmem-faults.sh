@@ -16,6 +16,13 @@
 #     the test's own write fails), over a sweep of interval, times and space;
 #   - memory-notifier-error-inject: MEM_GOING_ONLINE fails onlining at probe
 #     and through state, MEM_GOING_OFFLINE fails unplug;
+#   - one fail-nth sweep per fix of the core that these sweeps found, counting
+#     only the fault points under the function the fix guards (the fault
+#     attributes' stacktrace filter): alloc_low_pages() over probe (x86 direct
+#     map page tables), __add_pages() over probe (sections added before a
+#     failure), kasan_mem_notifier() over online (KASAN shadow vmalloc). On a
+#     kernel without the fix each ends in an Oops, a device that cannot be
+#     bound again, or a BUG in vmalloc;
 #   - the module unloaded and reloaded after each scenario;
 #   - kmemleak clean at the end (when the kernel has kmemleak).
 #
@@ -24,10 +31,17 @@
 #   DAX_KMEM_TEST_KMEMLEAK=auto     1: must run; 0: not planned; auto: SKIP without
 #   DAX_KMEM_FAULT_DENSE=24, DAX_KMEM_FAULT_GROWTH=4
 #   DAX_KMEM_FAULT_PARTS=123        which parts run (1 fail-nth, 2 failslab and
-#                                   fail_page_alloc, 3 notifier errors), e.g. 3
+#                                   fail_page_alloc, 3 notifier errors, 4 x86
+#                                   direct map, 5 __add_pages, 6 KASAN shadow
+#                                   vmalloc), e.g. 3 or 456
+#   DAX_KMEM_FAULT_SHADOW=12        points of part 6 (each costs a recovery)
 #
 # Needs CONFIG_FAULT_INJECTION_DEBUG_FS, CONFIG_FAILSLAB, CONFIG_FAIL_PAGE_ALLOC
 # and CONFIG_MEMORY_NOTIFIER_ERROR_INJECT; without them the whole test SKIPs.
+# Parts 4-6 need CONFIG_FAULT_INJECTION_STACKTRACE_FILTER (and part 6
+# CONFIG_KASAN); without it they fail. Part 4 reaches alloc_low_pages() only
+# on a device whose direct map needs new page tables (a range no boot-time
+# RAM shares a PUD with, e.g. 2 GiB of memmap=2G!4G); else it fails.
 
 # shellcheck disable=SC1091
 DIR="$(dirname "$(readlink -f "$0")")"
@@ -41,6 +55,7 @@ LEAK=${DAX_KMEM_TEST_KMEMLEAK:-auto}
 DENSE=${DAX_KMEM_FAULT_DENSE:-24}
 GROWTH=${DAX_KMEM_FAULT_GROWTH:-4}
 PARTS=${DAX_KMEM_FAULT_PARTS:-123}
+SHADOW=${DAX_KMEM_FAULT_SHADOW:-12}
 # part N -- true if part N runs.
 part() { [[ "$PARTS" == *"$1"* ]]; }
 DBG=/sys/kernel/debug
@@ -72,10 +87,12 @@ AUTO0=$(cat "$AUTO")
 
 plan=0
 for p in 1 2 3; do part $p && plan=$((plan + 4)); done
+for p in 4 5 6; do part $p && plan=$((plan + 1)); done
+if part 4 || part 5 || part 6; then plan=$((plan + 1)); fi
 if [ "$plan" = 0 ]; then
-	ktap_exit_fail_msg "DAX_KMEM_FAULT_PARTS=$PARTS names none of the parts 1, 2, 3"
+	ktap_exit_fail_msg "DAX_KMEM_FAULT_PARTS=$PARTS names none of the parts 1-6"
 fi
-[ "$PARTS" = 123 ] || ktap_print_msg "only parts $PARTS of 123 run (DAX_KMEM_FAULT_PARTS)"
+[ "$PARTS" = 123 ] || ktap_print_msg "parts $PARTS run (DAX_KMEM_FAULT_PARTS; 123 by default)"
 [ "$LEAK" = 0 ] || plan=$((plan + 1))
 ktap_set_plan "$plan"
 kmem_baseline
@@ -229,13 +246,16 @@ attempt() {
 	[ -z "$why" ] || echo "$why"
 }
 
-# failnth_sweep OP -- the fail-nth sweep over OP, as one KTAP result.
+# failnth_sweep OP [FUNCTION [CAP]] -- the fail-nth sweep over OP, as one
+# KTAP result; with FUNCTION, only the points under it count (stack_filter
+# is set), and with CAP, points 1..CAP only (every one must be injected).
 failnth_sweep() {
 	local op=$1 n=1 points=0 injected=0 fails=0 first="" out res inj why
+	local name="fail-nth over $op${2:+ in $2}" cap=${3:-0}
 	local -A results=()
 	local t0=$SECONDS
-	usable "fail-nth over $op" || return
-	while :; do
+	usable "$name" || return
+	while [ "$cap" = 0 ] || [ "$n" -le "$cap" ]; do
 		out=$(attempt "$op" failnth "$n")
 		read -r res inj <<< "$(head -1 <<< "$out")"
 		why=$(tail -n +2 <<< "$out")
@@ -243,16 +263,16 @@ failnth_sweep() {
 		if [ -n "$why" ]; then
 			fails=$((fails + 1))
 			[ -n "$first" ] || first="n=$n: $res: $why"
-			ktap_print_msg "fail-nth $op n=$n: $res: $why"
+			ktap_print_msg "$name n=$n: $res: $why"
 		fi
-		if wedged "$why" "fail-nth $op n=$n ($res)"; then
-			ktap_print_msg "fail-nth $op: $DAX cannot be bound again; sweep stopped"
+		if wedged "$why" "$name n=$n ($res)"; then
+			ktap_print_msg "$name: $DAX cannot be bound again; sweep stopped"
 			break
 		fi
 		[ "$inj" = injected ] || break
 		injected=$((injected + 1))
 		results[$res]=$((${results[$res]:-0} + 1))
-		if [ "$n" -lt "$DENSE" ] || [ "$GROWTH" = 0 ]; then
+		if [ "$cap" != 0 ] || [ "$n" -lt "$DENSE" ] || [ "$GROWTH" = 0 ]; then
 			n=$((n + 1))
 		else
 			n=$((n + n / GROWTH))
@@ -260,12 +280,57 @@ failnth_sweep() {
 	done
 	local summary="" k
 	for k in "${!results[@]}"; do summary+=" $k x${results[$k]}"; done
-	ktap_print_msg "fail-nth $op: the operation reaches $((n - 1))+ points; results of the injected attempts:$summary"
-	if [ "$fails" = 0 ] && [ "$injected" -gt 0 ] && [ "$res" = ok ]; then
-		ktap_test_pass "fail-nth over $op: $points points ($injected injected, last n=$n ran clean), consistent after each, retry ok ($((SECONDS - t0))s)"
-	else
-		ktap_test_fail "fail-nth over $op: $points points, $injected injected, $fails inconsistent, last result $res; first: ${first:-none}"
+	if [ "$cap" != 0 ] && [ "$injected" = "$cap" ]; then
+		ktap_print_msg "$name: points 1-$cap injected; results:$summary"
+		if [ "$fails" = 0 ]; then
+			ktap_test_pass "$name: points 1-$cap all injected, consistent after each, retry ok ($((SECONDS - t0))s)"
+		else
+			ktap_test_fail "$name: points 1-$cap, $fails inconsistent; first: ${first:-none}"
+		fi
+		return
 	fi
+	ktap_print_msg "$name: the operation reaches $((n - 1))+ points; results of the injected attempts:$summary"
+	if [ "$fails" = 0 ] && [ "$injected" -gt 0 ] && [ "$res" = ok ]; then
+		ktap_test_pass "$name: $points points ($injected injected, last n=$n ran clean), consistent after each, retry ok ($((SECONDS - t0))s)"
+	else
+		local want=""
+		[ "$cap" = 0 ] || want=" (want points 1-$cap injected)"
+		ktap_test_fail "$name: $points points, $injected injected, $fails inconsistent, last result $res; first: ${first:-none}$want"
+	fi
+}
+
+# stack_filter [FUNCTION] -- both attributes count (and fail) only the fault
+# points whose stack passes through FUNCTION; without it, every point again.
+stack_filter() {
+	local a start=0 end=18446744073709551615
+	if [ -n "${1:-}" ]; then
+		read -r start end <<< "$("$PYTHON" "$HELPER" symrange "$1")" || return 1
+		[ -n "$end" ] || return 1
+	fi
+	for a in failslab fail_page_alloc; do
+		echo 32 > "$DBG/$a/stacktrace-depth" &&
+			echo "$start" > "$DBG/$a/require-start" &&
+			echo "$end" > "$DBG/$a/require-end" || return 1
+	done
+}
+
+# fix_sweep WHAT FUNCTION OP [CAP] -- the fail-nth sweep over OP in FUNCTION
+# (failnth_sweep), named for WHAT, the fix it guards; fails when the stack
+# filter or FUNCTION is missing.
+fix_sweep() {
+	local name="fail-nth over $3 in $2 ($1)"
+	if [ ! -e "$DBG/failslab/require-start" ]; then
+		ktap_test_fail "$name: no require-start (CONFIG_FAULT_INJECTION_STACKTRACE_FILTER)"
+		return
+	fi
+	if ! stack_filter "$2"; then
+		ktap_test_fail "$name: cannot filter on $2 (see above)"
+		stack_filter
+		return
+	fi
+	ktap_print_msg "$name: only fault points under $2 count"
+	failnth_sweep "$3" "$2 ($1)" "${4:-}"
+	stack_filter
 }
 
 # attr_sweep ATTR OP SPACES -- ATTR (failslab or fail_page_alloc) with
@@ -405,6 +470,32 @@ if part 3; then
 	notifier_case "notifier, online at probe" MEM_GOING_ONLINE -12 probe ok added-offline
 	start online
 	kmem_reload_test "notifier errors"
+fi
+
+# --- 4-6. the core fixes, one sweep each -------------------------------------------
+# Each fails allocations only under the function its fix is in, so that a
+# sweep of a few points reaches the failure the wider sweeps above found at
+# one n of hundreds, whatever the driver allocates before it (docs of the
+# kmem-rs debug lane: findings 4, 2 and 3).
+if part 4 || part 5 || part 6; then sweeps_begin; fi
+# x86: a page table of the new range's direct map cannot be allocated. Before
+# the fix, phys_pmd_init() used the NULL page: an Oops. With it, the add
+# fails with ENOMEM and nothing is left; the next bind maps the rest.
+part 4 && fix_sweep "x86 direct map fix" alloc_low_pages probe
+# mm: a section after the first cannot be added. Before the fix the sections
+# added before it stayed in the sparse maps: every later bind failed with
+# EEXIST (the device is wedged). With it, they are removed again.
+part 5 && fix_sweep "mm __add_pages fix" __add_pages probe
+# mm: KASAN's shadow of a block going online cannot be vmalloc()ed whole.
+# Before the fix the partly set up area was freed twice (BUG in
+# mm/vmalloc.c). With it, the block stays offline (the partial online of
+# part 1) and unplug, then online, recover. Each point costs that recovery:
+# only the first $SHADOW run, which reach past the area's own allocation.
+part 6 && fix_sweep "mm vmalloc fix" kasan_mem_notifier online "$SHADOW"
+if part 4 || part 5 || part 6; then
+	sweeps_end
+	start online
+	kmem_reload_test "the fixes' sweeps"
 fi
 
 kmemleak_test "$LEAK" "all fault injection"

@@ -21,6 +21,9 @@
 #   hold MIB DIR [pin]              (under numactl --membind) allocate MIB
 #                                   MiB, mlock, fill, checksum: DIR/ready; on
 #                                   DIR/release (or SIGTERM) verify: DIR/done
+#   symrange FUNCTION               the text range [start end) of FUNCTION in
+#                                   /proc/kallsyms, in decimal (for the fault
+#                                   attributes' require-start/require-end)
 
 import errno
 import hashlib
@@ -304,6 +307,31 @@ def hold(mib, d, pin):
     return 0 if sum0 == sum1 else 1
 
 
+def symrange(name):
+    """FUNCTION's text from its kallsyms address to the next symbol's."""
+    addrs = []
+    start = []
+    with open("/proc/kallsyms") as f:
+        for line in f:
+            fields = line.split()
+            if len(fields) < 3:
+                continue
+            a = int(fields[0], 16)
+            addrs.append(a)
+            if fields[2] == name and fields[1] in "tT":
+                start.append(a)
+    if len(start) != 1 or start[0] == 0:
+        why = "hidden addresses (kptr_restrict)" if start == [0] else f"{len(start)} text symbols"
+        print(f"{name}: {why} in /proc/kallsyms, want exactly one", file=sys.stderr)
+        return 1
+    end = min((a for a in addrs if a > start[0]), default=0)
+    if end == 0:
+        print(f"{name}: no symbol after it in /proc/kallsyms", file=sys.stderr)
+        return 1
+    print(start[0], end)
+    return 0
+
+
 def main(argv):
     cmd = argv[1] if len(argv) > 1 else ""
     if cmd == "corpus" and argv[2] == "fixed":
@@ -314,6 +342,8 @@ def main(argv):
         return failnth(argv[2], argv[3].encode(), int(argv[4]))
     if cmd == "filtered":
         return filtered(argv[2], argv[3].encode())
+    if cmd == "symrange":
+        return symrange(argv[2])
     if cmd == "hold":
         return hold(int(argv[2]), argv[3], len(argv) > 4 and argv[4] == "pin")
     print(__doc__ or "usage: see the header", file=sys.stderr)
