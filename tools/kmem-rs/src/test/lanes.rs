@@ -115,9 +115,14 @@ pub fn extra_suites(variant: Option<&str>) -> &'static [Suite] {
 /// debug boots on 2026-12-04, after none in the 35 before; QEMU's TCG CPU
 /// has LA57). A base-tree bug, not this project's; kmem does not depend on
 /// the paging depth.
+///
+/// An Oops panics (`oops=panic`; virtme's `panic=-1` then ends the guest),
+/// as a WARN does: the Oops fails the run either way, and a task killed
+/// while it held the hotplug locks would otherwise leave the suite hanging
+/// until its time limit.
 pub fn variant_args(variant: Option<&str>) -> &'static [&'static str] {
     match variant {
-        Some(DEBUG_VARIANT) => &["no5lvl"],
+        Some(DEBUG_VARIANT) => &["no5lvl", "oops=panic"],
         _ => &[],
     }
 }
@@ -180,7 +185,7 @@ mod tests {
 
     #[test]
     fn debug_boots_use_four_level_paging() {
-        assert_eq!(variant_args(Some(DEBUG_VARIANT)), ["no5lvl"]);
+        assert_eq!(variant_args(Some(DEBUG_VARIANT)), ["no5lvl", "oops=panic"]);
         assert!(variant_args(None).is_empty());
     }
 
