@@ -20,7 +20,8 @@
 #     only the fault points under the function the fix guards (the fault
 #     attributes' stacktrace filter): alloc_low_pages() over probe (x86 direct
 #     map page tables), __add_pages() over probe (sections added before a
-#     failure), kasan_mem_notifier() over online (KASAN shadow vmalloc). On a
+#     failure), __vmap_pages_range_noflush() over online (the KASAN shadow's
+#     vmalloc() mapping). On a
 #     kernel without the fix each ends in an Oops, a device that cannot be
 #     bound again, or a BUG in vmalloc;
 #   - the module unloaded and reloaded after each scenario;
@@ -34,7 +35,8 @@
 #                                   fail_page_alloc, 3 notifier errors, 4 x86
 #                                   direct map, 5 __add_pages, 6 KASAN shadow
 #                                   vmalloc), e.g. 3 or 456
-#   DAX_KMEM_FAULT_SHADOW=12        points of part 6 (each costs a recovery)
+#   DAX_KMEM_FAULT_SHADOW=0         at most this many points in part 6 (0: until
+#                                   the online runs clean)
 #
 # Needs CONFIG_FAULT_INJECTION_DEBUG_FS, CONFIG_FAILSLAB, CONFIG_FAIL_PAGE_ALLOC
 # and CONFIG_MEMORY_NOTIFIER_ERROR_INJECT; without them the whole test SKIPs.
@@ -55,7 +57,7 @@ LEAK=${DAX_KMEM_TEST_KMEMLEAK:-auto}
 DENSE=${DAX_KMEM_FAULT_DENSE:-24}
 GROWTH=${DAX_KMEM_FAULT_GROWTH:-4}
 PARTS=${DAX_KMEM_FAULT_PARTS:-123}
-SHADOW=${DAX_KMEM_FAULT_SHADOW:-12}
+SHADOW=${DAX_KMEM_FAULT_SHADOW:-0}
 # part N -- true if part N runs.
 part() { [[ "$PARTS" == *"$1"* ]]; }
 DBG=/sys/kernel/debug
@@ -105,6 +107,9 @@ for a in failslab fail_page_alloc; do
 	echo 0 > "$DBG/$a/probability"
 done
 echo 0 > "$DBG/fail_page_alloc/min-order"
+
+# WRITER: what runs the fail-nth writer (part 6 makes it a real-time task).
+WRITER=()
 
 # WEDGED: set when an injected failure left $DAX unbindable (the retry
 # without injection failed too); later scenarios are then failed, not run.
@@ -234,7 +239,7 @@ attempt() {
 	start "$1"
 	read -r f v <<< "$(target "$1")"
 	if [ "$2" = failnth ]; then
-		read -r res inj <<< "$("$PYTHON" "$HELPER" failnth "$f" "$v" "$3")"
+		read -r res inj <<< "$("${WRITER[@]}" "$PYTHON" "$HELPER" failnth "$f" "$v" "$3")"
 	else
 		res=$("$PYTHON" "$HELPER" filtered "$f" "$v")
 		inj=-
@@ -486,12 +491,26 @@ part 4 && fix_sweep "x86 direct map fix" alloc_low_pages probe
 # added before it stayed in the sparse maps: every later bind failed with
 # EEXIST (the device is wedged). With it, they are removed again.
 part 5 && fix_sweep "mm __add_pages fix" __add_pages probe
-# mm: KASAN's shadow of a block going online cannot be vmalloc()ed whole.
-# Before the fix the partly set up area was freed twice (BUG in
-# mm/vmalloc.c). With it, the block stays offline (the partial online of
-# part 1) and unplug, then online, recover. Each point costs that recovery:
-# only the first $SHADOW run, which reach past the area's own allocation.
-part 6 && fix_sweep "mm vmalloc fix" kasan_mem_notifier online "$SHADOW"
+# mm: KASAN's shadow of a block going online cannot be mapped: a page
+# table under __vmap_pages_range_noflush(), which only vmalloc() reaches
+# while memory goes online (kasan_mem_notifier()), cannot be allocated, and
+# __vmalloc_area_node() fails after its area was set up. Before the fix
+# that area was queued for a worker to free while kasan_mem_notifier()'s
+# MEM_CANCEL_ONLINE vfree()d it too (BUG in mm/vmalloc.c, or KASAN). With
+# it, the block stays offline (the partial online of part 1), and unplug,
+# then online, recover. Which free comes first is a race: the worker is
+# queued on the writer's CPU and, a normal task, runs there as soon as the
+# writer yields. The writer is a real-time task on one CPU (throttling off
+# for the sweep), so the worker waits until MEM_CANCEL_ONLINE has run, as
+# it would on a busy machine.
+if part 6; then
+	RT_RUNTIME=$(cat /proc/sys/kernel/sched_rt_runtime_us)
+	echo -1 > /proc/sys/kernel/sched_rt_runtime_us
+	WRITER=(chrt -f 10 taskset -c 0)
+	fix_sweep "mm vmalloc fix" __vmap_pages_range_noflush online "$SHADOW"
+	WRITER=()
+	echo "$RT_RUNTIME" > /proc/sys/kernel/sched_rt_runtime_us
+fi
 if part 4 || part 5 || part 6; then
 	sweeps_end
 	start online
