@@ -230,14 +230,40 @@ pub fn configure_tree(ctx: &Ctx, partial_tree: bool, owners: &dyn Owners) -> Res
     let dir = ctx.build_dir();
     let stamp = dir.join(".kmem-rs-config-key");
     let key = config_key(ctx, owners)?;
-    if dir.join(".config").is_file() && fs::read_to_string(&stamp).ok().as_deref() == Some(&key) {
-        println!("  ✓ .config up to date");
-        return Ok(());
+    let fragments = ctx.config_fragments();
+    // Later fragments override earlier ones, as in merge_config.sh.
+    let mut wanted = String::new();
+    for f in &fragments {
+        wanted.push_str(&fs::read_to_string(f)?);
+        wanted.push('\n');
+    }
+    let dropped_from = |config: &str| {
+        let mut dropped = kconfig::dropped(&wanted, config);
+        if partial_tree {
+            dropped.retain(|d| d.split(':').next().is_some_and(|o| defines(ctx, o)));
+        }
+        dropped
+    };
+    if fs::read_to_string(&stamp).ok().as_deref() == Some(&key) {
+        // A make run by hand (without the toolchain's variables) can
+        // rewrite .config: trust it only while it still has every option.
+        let current = fs::read_to_string(dir.join(".config")).unwrap_or_default();
+        let lost = dropped_from(&current);
+        if !current.is_empty() && lost.is_empty() {
+            println!("  ✓ .config up to date");
+            return Ok(());
+        }
+        if !current.is_empty() {
+            println!(
+                "  ! .config lost {} option(s) of the test config since it was made (a make run outside kmem-rs?), e.g. {}: configuring again",
+                lost.len(),
+                lost[0]
+            );
+        }
     }
     let scratch = dir.with_extension("kconfig");
     let _ = fs::remove_dir_all(&scratch);
     fs::create_dir_all(&scratch)?;
-    let fragments = ctx.config_fragments();
     let joined = std::env::join_paths(&fragments)?;
     let log = ctx.log("kconfig")?;
     let script = format!(
@@ -267,16 +293,7 @@ pub fn configure_tree(ctx: &Ctx, partial_tree: bool, owners: &dyn Owners) -> Res
     };
     Step::new(&what, &log).run_ok(&mut cmd)?;
     let generated = fs::read_to_string(scratch.join(".config"))?;
-    // Later fragments override earlier ones, as in merge_config.sh.
-    let mut wanted = String::new();
-    for f in &fragments {
-        wanted.push_str(&fs::read_to_string(f)?);
-        wanted.push('\n');
-    }
-    let mut dropped = kconfig::dropped(&wanted, &generated);
-    if partial_tree {
-        dropped.retain(|d| d.split(':').next().is_some_and(|o| defines(ctx, o)));
-    }
+    let dropped = dropped_from(&generated);
     if !dropped.is_empty() {
         bail!(
             "olddefconfig dropped options the test config needs (a missing dependency or toolchain?):\n    {}\n  fragments: {}\n  log: {}",
