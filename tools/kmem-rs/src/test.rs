@@ -179,7 +179,12 @@ pub fn run(
         }
         sum.push('\n');
     }
-    if filters.is_empty() && drivers == Driver::ALL && ctx.variant.is_none() {
+    // Only a full run of the whole series is the matrix cover letters quote.
+    if filters.is_empty()
+        && drivers == Driver::ALL
+        && ctx.variant.is_none()
+        && ctx.without.is_empty()
+    {
         record_matrix(ctx, &table, passed, failed)?;
     }
     sum.push_str(&lane_table(ctx, &table));
