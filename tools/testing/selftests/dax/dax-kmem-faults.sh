@@ -503,7 +503,9 @@ part 5 && fix_sweep "mm __add_pages fix" __add_pages probe
 # writer yields. The writer is a real-time task on one CPU (throttling off
 # for the sweep), so the worker waits until MEM_CANCEL_ONLINE has run, as
 # it would on a busy machine.
-if part 6; then
+if part 6 && ! { command -v chrt && command -v taskset; } > /dev/null; then
+	ktap_test_fail "fail-nth over online in __vmap_pages_range_noflush (mm vmalloc fix): no chrt or taskset (util-linux)"
+elif part 6; then
 	RT_RUNTIME=$(cat /proc/sys/kernel/sched_rt_runtime_us)
 	echo -1 > /proc/sys/kernel/sched_rt_runtime_us
 	WRITER=(chrt -f 10 taskset -c 0)
