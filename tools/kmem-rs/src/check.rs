@@ -116,21 +116,24 @@ pub fn run(ctx: &Ctx, filters: &[String]) -> Result<(usize, usize)> {
     let series = Series::load(&ctx.repo)?;
     overlay::apply(ctx, &series)?;
     let out = ctx.cache.join("series/check");
-    let generated = patches::generate(ctx, &series, &out)?;
+    let patches::Generated {
+        posted,
+        commits: generated,
+    } = patches::generate(ctx, &series, &out)?;
     println!("TAP version 13\n1..{}", picked.len());
     let mut results = Vec::new();
     for (i, (name, about)) in picked.iter().enumerate() {
         let t = Instant::now();
         let r = match *name {
             "fresh" => fresh(ctx, &out),
-            "git-am" => git_am(ctx, &series, &generated),
-            "checkpatch" => checkpatch(ctx, &series),
-            "bisect" => bisect(ctx, &series, &generated),
+            "git-am" => git_am(ctx, &posted, &generated),
+            "checkpatch" => checkpatch(ctx, &posted),
+            "bisect" => bisect(ctx, &series, &posted, &generated),
             "rustfmt" => make_target(ctx, "rustfmtcheck", &["rustfmtcheck"]),
             "rustdoc" => make_target(ctx, "rustdoc", &["rustdoc"]),
             "htmldocs" => htmldocs(ctx),
-            "send-email" => send_all(ctx, &series),
-            "b4" => b4_check(ctx, &series, &generated),
+            "send-email" => send_all(ctx, &posted),
+            "b4" => b4_check(ctx, &posted, &generated),
             "nohotremove" => variant(ctx, &series, "nohotremove"),
             "norustdriver" => variant(ctx, &series, "norustdriver"),
             "nonuma" => variant(ctx, &series, "nonuma"),

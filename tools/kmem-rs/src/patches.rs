@@ -33,8 +33,14 @@ use recipients::{recipients, Recipients};
 pub const PATCHES_DIR: &str = "patches";
 /// The generated recipients file in each series' directory.
 pub const RECIPIENTS: &str = "recipients.txt";
-/// The ref that holds the series' last commit in the imported tree.
+/// The ref that holds the posted series' last commit in the imported tree.
 pub const SERIES_REF: &str = "refs/kmem-rs/series";
+/// The ref that holds the tested stack's last commit (held patches too).
+pub const TESTED_REF: &str = "refs/kmem-rs/tested";
+/// The directory of `patches/` that keeps the held patches for reading.
+pub const HELD_DIR: &str = "held";
+/// The list of the held patches and why, in [`HELD_DIR`].
+pub const HELD_LIST: &str = "held.txt";
 /// Where `cargo kmem test` leaves the matrix of its last full run.
 pub const LAST_MATRIX: &str = "last-test-matrix.txt";
 
@@ -61,9 +67,9 @@ impl Commits {
     }
 }
 
-/// Builds the series' commits on the base commit; points [`SERIES_REF`] at
-/// the last one.
-pub fn commit(ctx: &Ctx, series: &Series) -> Result<Commits> {
+/// Builds the series' commits on the base commit; points `refname` at the
+/// last one.
+pub fn commit(ctx: &Ctx, series: &Series, refname: &str) -> Result<Commits> {
     let base = output(
         git(ctx).args(["rev-parse", &format!("{BASE_TAG}^{{commit}}")]),
         "git rev-parse",
@@ -133,7 +139,7 @@ pub fn commit(ctx: &Ctx, series: &Series) -> Result<Commits> {
         prev = want;
     }
     output(
-        git(ctx).args(["update-ref", SERIES_REF, &parent]),
+        git(ctx).args(["update-ref", refname, &parent]),
         "git update-ref",
     )?;
     Ok(Commits { base, commits })
@@ -266,10 +272,21 @@ pub fn is_cover_letter(path: &Path) -> bool {
     path.to_string_lossy().ends_with(COVER_LETTER)
 }
 
-/// Generates every series into `out/<series>/` (`out` is emptied first):
-/// commits, recipients, patches, cover letters.
-pub fn generate(ctx: &Ctx, series: &Series, out: &Path) -> Result<Commits> {
-    let commits = commit(ctx, series)?;
+/// What [`generate`] made.
+pub struct Generated {
+    /// The series as posted ([`Series::posted`]): what the checks read.
+    pub posted: Series,
+    /// The posted series' commits.
+    pub commits: Commits,
+}
+
+/// Generates every posted series into `out/<series>/` (`out` is emptied
+/// first): commits, recipients, patches, cover letters; and the held
+/// patches into `out/held/`.
+pub fn generate(ctx: &Ctx, full: &Series, out: &Path) -> Result<Generated> {
+    let posted = full.posted();
+    let commits = commit(ctx, &posted, SERIES_REF)?;
+    let series = &posted;
     // The committed identity is the M: of the tree's MAINTAINERS entries.
     let committed = Series::load(&ctx.repo)?.identity;
     let exclude = [committed.email.as_str(), series.identity.email.as_str()];
@@ -299,7 +316,51 @@ pub fn generate(ctx: &Ctx, series: &Series, out: &Path) -> Result<Commits> {
         fs::write(dir.join(RECIPIENTS), who.text(&posting.id, &each))?;
     }
     let _ = fs::remove_dir_all(&scratch);
-    Ok(commits)
+    if !posted.held.is_empty() {
+        write_held(ctx, full, &posted, &out.join(HELD_DIR))?;
+    }
+    Ok(Generated { posted, commits })
+}
+
+/// The held patches of `posted` (the posted view of `full`) into `dir`:
+/// each `git format-patch`ed from the tested stack, where it is a commit,
+/// with [`HELD_LIST`] saying why it is held.
+fn write_held(ctx: &Ctx, full: &Series, posted: &Series, dir: &Path) -> Result<()> {
+    let tested = commit(ctx, full, TESTED_REF)?;
+    fs::create_dir_all(dir)?;
+    let mut list = String::from(
+        "Patches the tested tree carries that are not posted (`hold` in\n\
+         tools/kmem-rs/series/series.toml). Each applies on the tested stack\n\
+         after the patches listed before it in series.toml.\n",
+    );
+    for (k, held) in posted.held.iter().enumerate() {
+        let i = full
+            .patches
+            .iter()
+            .position(|p| p.id == held.id)
+            .context("a held patch of the posted view is not in the series")?;
+        let (id, subject) = &tested.commits[i];
+        output(
+            git(ctx)
+                .args(["-c", "core.abbrev=12", "format-patch", "-1"])
+                .arg(format!("--start-number={}", k + 1))
+                .args(["--no-signature", "--quiet", "-o"])
+                .arg(dir)
+                .env("GIT_COMMITTER_NAME", &full.identity.name)
+                .env("GIT_COMMITTER_EMAIL", &full.identity.email)
+                .env("GIT_COMMITTER_DATE", &full.date)
+                .arg(id),
+            "git format-patch",
+        )?;
+        list.push_str(&format!(
+            "\n{} (series {}):\n  {subject}\n{}",
+            held.id,
+            held.series,
+            cover::wrap(held.hold.as_deref().unwrap_or_default(), 4, 72)
+        ));
+    }
+    fs::write(dir.join(HELD_LIST), list)?;
+    Ok(())
 }
 
 /// Where `patches --identity` writes when not told: never `patches/`, which
@@ -371,21 +432,28 @@ pub fn run(
         println!("  ✓ test matrix recorded from {}", last.display());
     }
     overlay::apply(ctx, &Series::load(&ctx.repo)?)?;
-    let commits = generate(ctx, &series, &out)?;
-    for (s, posting) in series.postings.iter().enumerate() {
-        println!("  {}/ ({})", posting.id, series.subject_tag(s, None));
-        for i in series.patch_range(s) {
+    let Generated { posted, commits } = generate(ctx, &series, &out)?;
+    for (s, posting) in posted.postings.iter().enumerate() {
+        println!("  {}/ ({})", posting.id, posted.subject_tag(s, None));
+        for i in posted.patch_range(s) {
             let (id, subject) = &commits.commits[i];
             println!("    {} {subject}", &id[..12]);
         }
     }
+    for p in &posted.held {
+        println!(
+            "  {HELD_DIR}/ {} (tested, not posted: see {HELD_LIST})",
+            p.id
+        );
+    }
     println!(
-        "  ✓ {} series, {} patches in {} (base {}), signed by {}",
-        series.postings.len(),
+        "  ✓ {} series, {} patches in {} (base {}), {} held, signed by {}",
+        posted.postings.len(),
         commits.commits.len(),
         out.display(),
         &commits.base[..12],
-        series.identity
+        posted.held.len(),
+        posted.identity
     );
     Ok(())
 }

@@ -95,15 +95,26 @@ pub fn run(ctx: &Ctx, identity: &Identity, dry_run: bool, only: &[String]) -> Re
         check_sender(&committed, identity)?;
     }
     let series = patches::load_as(ctx, Some(identity))?;
+    let posted = series.posted();
     for o in only {
         if series.posting(o).is_none() {
             bail!("no series '{o}' in series.toml");
         }
+        if posted.posting(o).is_none() {
+            bail!("series '{o}' is held back (`hold` in series.toml): every patch of it is carried for testing only");
+        }
     }
     crate::overlay::apply(ctx, &Series::load(&ctx.repo)?)?;
     let out = ctx.cache.join(OUTGOING);
-    patches::generate(ctx, &series, &out)?;
-    for posting in &series.postings {
+    let posted = patches::generate(ctx, &series, &out)?.posted;
+    for p in &posted.held {
+        println!(
+            "  held, not sent: {} ({})",
+            p.id,
+            p.hold.as_deref().unwrap_or_default()
+        );
+    }
+    for posting in &posted.postings {
         if !only.is_empty() && !only.contains(&posting.id) {
             continue;
         }

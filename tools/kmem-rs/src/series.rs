@@ -27,7 +27,7 @@ pub use message::compose_message;
 /// The series definition, relative to the repository root.
 pub const SERIES_DIR: &str = "tools/kmem-rs/series";
 
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Series {
     /// Overlay files the tests use that no patch carries.
@@ -51,6 +51,10 @@ pub struct Series {
     pub patches: Vec<Patch>,
     #[serde(skip)]
     pub dir: PathBuf,
+    /// In the posted view ([`Series::posted`]): the patches held back from
+    /// the lists, which [`Series::patches`] then leaves out.
+    #[serde(skip)]
+    pub held: Vec<Patch>,
 }
 
 /// Mail domains reserved for examples (RFC 2606, RFC 6761): never a sender.
@@ -88,7 +92,7 @@ impl Identity {
 
 /// One series as it goes to the lists: its own subject prefix, version,
 /// numbering, recipients and, with more than one patch, a cover letter.
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Posting {
     /// Names the series: its directory in `patches/` and its `[[patch]]`es.
@@ -117,14 +121,27 @@ fn default_version() -> u32 {
 
 /// One patch: an id (for `## patch:` lines), its series, its commit message
 /// file, and the repository paths it carries (a path ending in `/` is a
-/// directory).
-#[derive(Debug, Deserialize)]
+/// directory), and why it is held back from the lists, if it is.
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Patch {
     pub id: String,
     pub series: String,
     pub message: String,
     pub paths: Vec<String>,
+    /// Why the patch is carried for testing but never posted (a fix upstream
+    /// already has in another form, or one its maintainers declined): the
+    /// tested tree has it, `patches/<series>/` and `send` leave it out, and
+    /// `patches/held/` keeps it for reading.
+    #[serde(default)]
+    pub hold: Option<String>,
+}
+
+/// Whether patch `p` carries the repository file `path`.
+fn carries(p: &Patch, path: &str) -> bool {
+    p.paths
+        .iter()
+        .any(|q| q == path || (q.ends_with('/') && path.starts_with(q.as_str())))
 }
 
 impl Series {
@@ -192,6 +209,12 @@ impl Series {
                 );
             }
             last = s;
+            if p.hold.as_deref().is_some_and(|h| h.trim().is_empty()) {
+                bail!(
+                    "patch '{}': `hold` must say why the patch is held back",
+                    p.id
+                );
+            }
         }
         for (i, p) in self.postings.iter().enumerate() {
             let n = self.patch_range(i).len();
@@ -203,6 +226,30 @@ impl Series {
             }
         }
         self.identity.validate()
+    }
+
+    /// The series as it goes to the lists: the patches with a `hold` left
+    /// out (kept in [`Series::held`]), a series left with no patch dropped,
+    /// and `based_on` without the dropped series. The posted patches apply
+    /// without the held ones (the fragment test checks it). The view keeps
+    /// owning the held patches' files and hunks, as nobody's.
+    pub fn posted(&self) -> Series {
+        let mut s = self.clone();
+        let (held, posted): (Vec<Patch>, Vec<Patch>) =
+            s.patches.into_iter().partition(|p| p.hold.is_some());
+        s.patches = posted;
+        s.held = held;
+        let kept: Vec<String> = s
+            .postings
+            .iter()
+            .filter(|q| s.patches.iter().any(|p| p.series == q.id))
+            .map(|q| q.id.clone())
+            .collect();
+        s.postings.retain(|q| kept.contains(&q.id));
+        for q in &mut s.postings {
+            q.based_on.retain(|b| kept.contains(b));
+        }
+        s
     }
 
     /// The indices (in [`Series::patches`]) of the patches of series `s`.
@@ -273,16 +320,22 @@ impl Series {
         if self.unsent.iter().any(|u| u == path) {
             return None;
         }
-        self.patches.iter().position(|p| {
-            p.paths
-                .iter()
-                .any(|q| q == path || (q.ends_with('/') && path.starts_with(q.as_str())))
-        })
+        self.patches.iter().position(|p| carries(p, path))
     }
 
     /// The index of the patch a fragment hunk belongs to: its `## patch:`
     /// line, else the patch that lists the fragment file.
+    ///
+    /// In the posted view, a hunk of a held patch belongs to none
+    /// (`usize::MAX`: beyond every `upto`).
     pub fn hunk_owner(&self, fragment: &str, hunk: &Hunk) -> Result<usize> {
+        let held = match &hunk.patch {
+            Some(id) => self.held.iter().any(|p| &p.id == id),
+            None => self.held.iter().any(|p| carries(p, fragment)),
+        };
+        if held {
+            return Ok(usize::MAX);
+        }
         match &hunk.patch {
             Some(id) => self.patches.iter().position(|p| &p.id == id).with_context(|| {
                 format!("{fragment}: '## patch: {id}' names no patch of the series")
@@ -306,11 +359,8 @@ impl Series {
             let owners = self
                 .patches
                 .iter()
-                .filter(|p| {
-                    p.paths
-                        .iter()
-                        .any(|q| q == f || (q.ends_with('/') && f.starts_with(q.as_str())))
-                })
+                .chain(&self.held)
+                .filter(|p| carries(p, f))
                 .count();
             match owners {
                 1 => {}
@@ -331,7 +381,13 @@ impl Series {
     /// trailers of [`TRAILERS`] as its last paragraph), then the
     /// Signed-off-by, in the trailer block.
     pub fn message(&self, i: usize) -> Result<String> {
-        let path = self.dir.join(&self.patches[i].message);
+        self.message_of(&self.patches[i])
+    }
+
+    /// The commit message of `patch` (one of [`Series::patches`] or
+    /// [`Series::held`]), as [`Series::message`] composes it.
+    pub fn message_of(&self, patch: &Patch) -> Result<String> {
+        let path = self.dir.join(&patch.message);
         let text =
             fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
         compose_message(&text, &self.identity).with_context(|| format!("{}", path.display()))

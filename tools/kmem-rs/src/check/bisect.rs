@@ -91,20 +91,23 @@ pub fn bisect_plan(series: &Series, commits: &Commits) -> Vec<BuildStep> {
         .collect()
 }
 
-/// Builds every commit of every series in the test build directory with
-/// CLIPPY=1, newest first, then puts the overlay back. Newest first because
+/// Builds every commit of every posted series (`posted`, the posted view of
+/// `series`) in the test build directory with CLIPPY=1, newest first, then
+/// puts the overlay of `series` back. Newest first because
 /// the tree starts at the newest commit's state (the overlay): a patch that
 /// changes a widely included header (ioport.h, memory_hotplug.h) then costs
 /// one near-full rebuild, at the commit before it, instead of one there and
 /// one to get back to the base at the start.
-pub fn bisect(ctx: &Ctx, series: &Series, commits: &Commits) -> Result<String> {
+pub fn bisect(ctx: &Ctx, series: &Series, posted: &Series, commits: &Commits) -> Result<String> {
+    // Every file of the tested tree, held patches' too: a posted commit
+    // that lacks one builds with the base's.
     let paths: BTreeSet<String> = overlay::desired(ctx, series)?.into_keys().collect();
     let series_files: BTreeSet<String> = paths
         .iter()
         .filter(|p| p.ends_with(".rs") || p.ends_with(".c") || p.ends_with(".h"))
         .cloned()
         .collect();
-    let plan = bisect_plan(series, commits);
+    let plan = bisect_plan(posted, commits);
     let result = (|| -> Result<String> {
         let mut times = Vec::new();
         for step in plan.iter().rev() {
@@ -135,7 +138,7 @@ pub fn bisect(ctx: &Ctx, series: &Series, commits: &Commits) -> Result<String> {
         Ok(format!(
             "{} commits of {} series build, 0 warnings (newest first: {})",
             plan.len(),
-            series.postings.len(),
+            posted.postings.len(),
             times.join(", ")
         ))
     })();

@@ -8,6 +8,7 @@ use std::fs;
 
 use super::git::{git, patch_files, stdout};
 use crate::ctx::Ctx;
+use crate::patches::{posting_files, HELD_DIR, PATCHES_DIR};
 use crate::run::command;
 use crate::series::Series;
 use crate::setup::BASE_TAG;
@@ -94,85 +95,102 @@ pub fn checkpatch(ctx: &Ctx, series: &Series) -> Result<String> {
         git(&ctx.src()).args(["show", &format!("{BASE_TAG}:MAINTAINERS")]),
         "git show MAINTAINERS",
     )?;
+    // Every posted patch, and the held ones: they are read and tested.
+    let mut files = Vec::new();
     for s in 0..series.postings.len() {
         for p in patch_files(ctx, series, s)? {
-            let out = command("perl")
-                .current_dir(ctx.src())
-                // Debian's python3, with python3-ply, for the SPDX check (not a
-                // pyenv or venv python3 that may come first on PATH).
-                .env("PATH", debian_path())
-                .args([
-                    "scripts/checkpatch.pl",
-                    "--strict",
-                    "--no-color",
-                    "--show-types",
-                ])
-                .arg(&p)
-                .output()?;
-            let text = String::from_utf8_lossy(&out.stdout);
-            let name = format!(
-                "{}/{}",
-                series.postings[s].id,
-                p.file_name().unwrap_or_default().to_string_lossy()
+            files.push((series.postings[s].id.clone(), p));
+        }
+    }
+    if !series.held.is_empty() {
+        let held = ctx.repo.join(PATCHES_DIR).join(HELD_DIR);
+        let got = posting_files(&held)?;
+        if got.len() != series.held.len() {
+            bail!(
+                "{} has {} patches, series.toml holds {}: regenerate with `cargo kmem patches`",
+                held.display(),
+                got.len(),
+                series.held.len()
             );
-            let stderr = String::from_utf8_lossy(&out.stderr);
-            if !stderr.trim().is_empty() {
-                bail!(
-                    "checkpatch.pl on {name} complained on stderr (a missing tool?):\n{}",
-                    stderr.trim()
-                );
-            }
-            let mut totals = checkpatch_totals(&text);
-            // Two warnings that say nothing about a patch here: "does
-            // MAINTAINERS need updating?" when an entry of the base already
-            // maintains every file it adds, and "Unknown commit id" when the
-            // imported tree has no history to look Fixes: ids up in.
-            if let Some((0, w, c)) = totals {
-                let types = warning_types(&text);
-                if w > 0 && types.len() as u32 == w {
-                    let covered = if types.contains(&"FILE_PATH_CHANGES") {
-                        let added = new_files(&fs::read_to_string(&p)?);
-                        let mut all = !added.is_empty();
-                        for f in &added {
-                            let who = command("perl")
-                                .current_dir(ctx.src())
-                                .args([
-                                    "scripts/get_maintainer.pl",
-                                    "--no-git",
-                                    "--no-git-fallback",
-                                    "--rolestats",
-                                    "-f",
-                                ])
-                                .arg(f)
-                                .output()?;
-                            all &= maintained_in_base(
-                                &String::from_utf8_lossy(&who.stdout),
-                                &base_maintainers,
-                            );
-                        }
-                        all
-                    } else {
-                        false
-                    };
-                    if waivable(&types, covered, !base_has_history) {
-                        waived.push(format!("{name} ({})", types.join(", ")));
-                        unknown_ids.extend(unknown_commit_ids(&text));
-                        totals = Some((0, 0, c));
+        }
+        files.extend(got.into_iter().map(|p| (HELD_DIR.to_string(), p)));
+    }
+    for (dir, p) in files {
+        let out = command("perl")
+            .current_dir(ctx.src())
+            // Debian's python3, with python3-ply, for the SPDX check (not a
+            // pyenv or venv python3 that may come first on PATH).
+            .env("PATH", debian_path())
+            .args([
+                "scripts/checkpatch.pl",
+                "--strict",
+                "--no-color",
+                "--show-types",
+            ])
+            .arg(&p)
+            .output()?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        let name = format!(
+            "{dir}/{}",
+            p.file_name().unwrap_or_default().to_string_lossy()
+        );
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if !stderr.trim().is_empty() {
+            bail!(
+                "checkpatch.pl on {name} complained on stderr (a missing tool?):\n{}",
+                stderr.trim()
+            );
+        }
+        let mut totals = checkpatch_totals(&text);
+        // Two warnings that say nothing about a patch here: "does
+        // MAINTAINERS need updating?" when an entry of the base already
+        // maintains every file it adds, and "Unknown commit id" when the
+        // imported tree has no history to look Fixes: ids up in.
+        if let Some((0, w, c)) = totals {
+            let types = warning_types(&text);
+            if w > 0 && types.len() as u32 == w {
+                let covered = if types.contains(&"FILE_PATH_CHANGES") {
+                    let added = new_files(&fs::read_to_string(&p)?);
+                    let mut all = !added.is_empty();
+                    for f in &added {
+                        let who = command("perl")
+                            .current_dir(ctx.src())
+                            .args([
+                                "scripts/get_maintainer.pl",
+                                "--no-git",
+                                "--no-git-fallback",
+                                "--rolestats",
+                                "-f",
+                            ])
+                            .arg(f)
+                            .output()?;
+                        all &= maintained_in_base(
+                            &String::from_utf8_lossy(&who.stdout),
+                            &base_maintainers,
+                        );
                     }
+                    all
+                } else {
+                    false
+                };
+                if waivable(&types, covered, !base_has_history) {
+                    waived.push(format!("{name} ({})", types.join(", ")));
+                    unknown_ids.extend(unknown_commit_ids(&text));
+                    totals = Some((0, 0, c));
                 }
             }
-            match totals {
-                Some((0, 0, c)) => checks += c,
-                Some((e, w, _)) => bad.push(format!(
-                    "{name}: {e} error(s), {w} warning(s):\n{}",
-                    text.lines()
-                        .filter(|l| l.starts_with("ERROR:") || l.starts_with("WARNING:"))
-                        .take(10)
-                        .collect::<Vec<_>>()
-                        .join("\n")
-                )),
-                None => bad.push(format!("{name}: no checkpatch summary line")),
-            }
+        }
+        match totals {
+            Some((0, 0, c)) => checks += c,
+            Some((e, w, _)) => bad.push(format!(
+                "{name}: {e} error(s), {w} warning(s):\n{}",
+                text.lines()
+                    .filter(|l| l.starts_with("ERROR:") || l.starts_with("WARNING:"))
+                    .take(10)
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            )),
+            None => bad.push(format!("{name}: no checkpatch summary line")),
         }
     }
     if !bad.is_empty() {

@@ -13,8 +13,9 @@ use crate::series::Series;
 
 /// Writes the cover letter's subject and blurb from the template of series
 /// `s`, with the recorded test matrix (`@TEST_MATRIX@`), the benchmark
-/// summary (`@BENCH@`) and the series it is based on (`@BASED_ON@`), and
-/// pins its date to the series date.
+/// summary (`@BENCH@`), the series it is based on (`@BASED_ON@`) and the
+/// patches held back from the lists with why (`@HELD@`), and pins its date
+/// to the series date.
 pub fn fill_cover_letter(series: &Series, s: usize, cover: &Path) -> Result<()> {
     let name = series.postings[s]
         .cover_letter
@@ -58,6 +59,19 @@ pub fn fill_cover_letter(series: &Series, s: usize, cover: &Path) -> Result<()> 
         }
         blurb = blurb.replace("@BASED_ON@", list.trim_end());
     }
+    if blurb.contains("@HELD@") {
+        let mut list = String::new();
+        for p in &series.held {
+            let m = series.message_of(p)?;
+            let subject = m.lines().next().unwrap_or_default();
+            list.push_str(&format!("  {subject}\n"));
+            list.push_str(&wrap(p.hold.as_deref().unwrap_or_default(), 4, 72));
+        }
+        if list.is_empty() {
+            list.push_str("  (none)\n");
+        }
+        blurb = blurb.replace("@HELD@", list.trim_end());
+    }
     if let Some(p) = leftover_placeholder(&blurb) {
         bail!("{}: unknown placeholder {p}", template_path.display());
     }
@@ -80,6 +94,27 @@ pub fn fill_cover_letter(series: &Series, s: usize, cover: &Path) -> Result<()> 
         .collect();
     fs::write(cover, text)?;
     Ok(())
+}
+
+/// `text` filled to `width` columns, each line indented by `indent`.
+pub fn wrap(text: &str, indent: usize, width: usize) -> String {
+    let pad = " ".repeat(indent);
+    let mut out = String::new();
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        if !line.is_empty() && indent + line.len() + 1 + word.len() > width {
+            out.push_str(&format!("{pad}{line}\n"));
+            line.clear();
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    if !line.is_empty() {
+        out.push_str(&format!("{pad}{line}\n"));
+    }
+    out
 }
 
 /// The first `@NAME@` (capitals and underscores) left in `text`.
@@ -113,6 +148,14 @@ fn rfc2822(iso: &str) -> Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reasons_are_filled() {
+        let w = wrap("one two three four", 2, 12);
+        assert_eq!(w, "  one two\n  three four\n");
+        assert!(wrap("a b c", 4, 72) == "    a b c\n");
+        assert_eq!(wrap("  ", 4, 72), "");
+    }
 
     #[test]
     fn placeholders_left_over() {

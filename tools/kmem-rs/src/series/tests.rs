@@ -61,6 +61,16 @@ fn repo_series_shape() {
     let rust = s.posting("rust").unwrap();
     assert_eq!(s.postings[rust].based_on, ["dax", "mm", "x86"]);
     assert_eq!(s.postings[rust].version, 3);
+    // What goes to the lists: the mm patch upstream already queued and the
+    // x86 patch (an earlier series stands for it) are tested, not posted.
+    let posted = s.posted();
+    let ids: Vec<&str> = posted.postings.iter().map(|p| p.id.as_str()).collect();
+    assert_eq!(ids, ["dax", "mm", "rust"]);
+    let held: Vec<&str> = posted.held.iter().map(|p| p.id.as_str()).collect();
+    assert_eq!(held, ["mm_add_pages", "x86_direct_map"]);
+    let posted_rust = posted.posting("rust").unwrap();
+    assert_eq!(posted.postings[posted_rust].based_on, ["dax", "mm"]);
+    assert_eq!(posted.patch_range(posted.posting("mm").unwrap()).len(), 3);
     // The Rust series' patches that others build on come first.
     let order: Vec<&str> = s
         .patch_range(rust)
@@ -188,6 +198,62 @@ fn owners() {
     assert!(w.hunk_owner("k.fragment", &wrong.hunks[0]).is_err());
 }
 
+/// [`TWO`] with patch `one` (all of series `fix`) and `three` held.
+fn two_held() -> Series {
+    let text = TWO
+        .replacen(
+            "paths = [\"a/x.rs\", \"d/\"]",
+            "paths = [\"a/x.rs\", \"d/\", \"k.fragment\"]\n        hold = \"upstream has it\"",
+            1,
+        )
+        .replacen(
+            "paths = [\"b/z.rs\"]",
+            "paths = [\"b/z.rs\"]\n        hold = \"declined\"",
+            1,
+        );
+    Series::parse(&text).unwrap()
+}
+
+#[test]
+fn held_patches_are_tested_not_posted() {
+    let s = two_held();
+    // The tested series has every patch.
+    assert_eq!(s.patches.len(), 3);
+    assert_eq!(s.owner("a/x.rs"), Some(0));
+    let p = s.posted();
+    // A series whose every patch is held is not posted, nor based on.
+    let ids: Vec<&str> = p.postings.iter().map(|q| q.id.as_str()).collect();
+    assert_eq!(ids, ["feat"]);
+    assert!(p.postings[0].based_on.is_empty());
+    let posted: Vec<&str> = p.patches.iter().map(|q| q.id.as_str()).collect();
+    assert_eq!(posted, ["two"]);
+    let held: Vec<&str> = p.held.iter().map(|q| q.id.as_str()).collect();
+    assert_eq!(held, ["one", "three"]);
+    assert_eq!(p.patch_range(0), 0..1);
+    // Held files are still carried (by nobody in the posted view), and
+    // held hunks fall outside every prefix.
+    let files = ["a/x.rs".into(), "b/y.rs".into(), "b/z.rs".into()];
+    p.check_covers(&files).unwrap();
+    assert_eq!(p.owner("a/x.rs"), None);
+    assert_eq!(p.owner("b/z.rs"), None);
+    assert_eq!(p.owner("b/y.rs"), Some(0));
+    let held_tag = Fragment::parse("m.fragment", "## target: M\n## patch: three\nX\n").unwrap();
+    assert_eq!(
+        p.hunk_owner("m.fragment", &held_tag.hunks[0]).unwrap(),
+        usize::MAX
+    );
+    let listed = Fragment::parse("k.fragment", "## target: K\nX\n").unwrap();
+    assert_eq!(
+        p.hunk_owner("k.fragment", &listed.hunks[0]).unwrap(),
+        usize::MAX
+    );
+    let posted_tag = Fragment::parse("k.fragment", "## target: K\n## patch: two\nX\n").unwrap();
+    assert_eq!(p.hunk_owner("k.fragment", &posted_tag.hunks[0]).unwrap(), 0);
+    // Without a hold, the posted view is the series.
+    assert!(two().posted().held.is_empty());
+    assert_eq!(two().posted().postings.len(), 2);
+}
+
 #[test]
 fn postings_stack_in_order() {
     let s = two();
@@ -224,6 +290,12 @@ fn inconsistent_series_are_refused() {
         ),
         // Versions start at 1.
         ("version = 3", "version = 0", "start at 1"),
+        // A hold says why.
+        (
+            "paths = [\"b/z.rs\"]",
+            "paths = [\"b/z.rs\"]\n        hold = \" \"",
+            "must say why",
+        ),
     ] {
         let text = TWO.replacen(from, to, 1);
         assert_ne!(text, TWO, "{from}");
