@@ -25,6 +25,11 @@ for a in $(< /proc/cmdline); do
 done
 # shellcheck disable=SC1091
 . "$SELFTESTS/dax/dax-kmem-lib.sh"
+# The stress test's cycles and race on the CXL region by default, instead of
+# 200 and 30 s: every online and unplug of CXL memory is slow under emulation
+# (docs/debug-lane.md has the measured times).
+CXL_STRESS_CYCLES=40
+CXL_STRESS_RACE_SECS=15
 
 # load_kmem -- insmod $KMEM_RS_MODULE, the driver under test, or say why not.
 load_kmem() {
@@ -350,6 +355,40 @@ suite_hmem() {
 	return "$rc"
 }
 
+# hmem_two_ranges -- a device of the hmem region made of two ranges of two
+# memory blocks each, one block apart, bound to device_dax; its name.
+hmem_two_ranges() {
+	local dev d bs r
+	bs=$(block_size)
+	dev=$(hmem_new) && [ -n "$dev" ] || return 1
+	d=$DAX_BASE/$dev
+	echo $((2 * bs)) > "$d/size" && r=$(cat "$d/mapping0/start") && echo 0 > "$d/size" || return 1
+	printf '%#x-%#x' "$r" $((r + 2 * bs - 1)) > "$d/mapping" &&
+		printf '%#x-%#x' $((r + 3 * bs)) $((r + 5 * bs - 1)) > "$d/mapping" || return 1
+	echo "$dev" > /sys/bus/dax/drivers/device_dax/bind || return 1
+	echo "$dev"
+}
+
+# Users' data on kmem's memory (dax-kmem-data.sh): the pmem device, a
+# 512 MiB device of the HMEM region, and the CXL region's device (small
+# buffers: its memory is MMIO under emulation).
+suite_data() {
+	prepare_or_bail
+	DAX_KMEM_TEST_DEV=$DAX bash "$SELFTESTS/dax/dax-kmem-data.sh"
+}
+suite_hmem_data() {
+	local dev
+	prepare_or_bail
+	dev=$(hmem_device $((512 << 20))) ||
+		{ echo "Bail out! cannot size a device of the hmem region"; exit 1; }
+	DAX_KMEM_TEST_DEV=$dev bash "$SELFTESTS/dax/dax-kmem-data.sh"
+}
+suite_cxl_data() {
+	prepare_or_bail
+	DAX_KMEM_TEST_DEV=$DAX DAX_KMEM_DATA_MIB=48 DAX_KMEM_DATA_MOVE_MIB=32 \
+		bash "$SELFTESTS/dax/dax-kmem-data.sh"
+}
+
 # dax_hmem.region_idle=0: the whole region is one device of the kmem type,
 # which kmem binds as soon as it is loaded (prepare loaded it), onlined as
 # the system's default policy says (memory_hotplug.online_policy on this
@@ -470,6 +509,28 @@ suite_stress() {
 		bash "$SELFTESTS/dax/dax-kmem-stress.sh"
 }
 
+# The same on a two-range device of the HMEM region, and on the CXL
+# region's device, with fewer cycles there by default (every online and
+# unplug of CXL memory is slow under emulation).
+suite_stress_hmem() {
+	local dev
+	prepare_or_bail
+	lane_knobs
+	dev=$(hmem_two_ranges) || { echo "Bail out! cannot make a two-range hmem device"; exit 1; }
+	DAX_KMEM_TEST_DEV=$dev DAX_KMEM_TEST_MODULE=${KMEM_RS_MODULE:-} DAX_KMEM_TEST_KMEMLEAK=1 \
+		bash "$SELFTESTS/dax/dax-kmem-stress.sh"
+}
+suite_stress_cxl() {
+	prepare_or_bail
+	lane_knobs
+	[ "$(dax_driver)" != kmem ] || { dax_write "$DAX_BASE/$DAX/state" unplugged && kmem_unbind; } > /dev/null
+	echo "$DAX" > /sys/bus/dax/drivers/device_dax/bind
+	DAX_KMEM_STRESS_CYCLES=${DAX_KMEM_STRESS_CYCLES:-$CXL_STRESS_CYCLES} \
+		DAX_KMEM_STRESS_RACE_SECS=${DAX_KMEM_STRESS_RACE_SECS:-$CXL_STRESS_RACE_SECS} \
+		DAX_KMEM_TEST_DEV=$DAX DAX_KMEM_TEST_MODULE=${KMEM_RS_MODULE:-} DAX_KMEM_TEST_KMEMLEAK=1 \
+		bash "$SELFTESTS/dax/dax-kmem-stress.sh"
+}
+
 suite_faults() {
 	prepare_or_bail
 	lane_knobs
@@ -485,6 +546,15 @@ suite_fixes() {
 	DAX_KMEM_TEST_DEV=$DAX DAX_KMEM_TEST_MODULE=${KMEM_RS_MODULE:-} DAX_KMEM_TEST_KMEMLEAK=1 \
 		DAX_KMEM_FAULT_PARTS=${DAX_KMEM_FIX_PARTS:-456} \
 		bash "$SELFTESTS/dax/dax-kmem-faults.sh"
+}
+
+# A device of two ranges on the HMEM region, bound with fail-nth injected
+# into one range's reservation or add: kmem's partial success.
+suite_partial() {
+	local seed
+	prepare_or_bail
+	seed=$(hmem_new) || { echo "Bail out! cannot create a device on the hmem region"; exit 1; }
+	DAX_KMEM_TEST_SEED=$seed bash "$SELFTESTS/dax/dax-kmem-partial.sh"
 }
 
 # kmemleak_begin OUTDIR -- on a kernel with kmemleak, scan what boot left,

@@ -113,13 +113,15 @@ pub fn run(ctx: &Ctx, filters: &[String]) -> Result<(usize, usize)> {
         bail!("no check matches {filters:?}: see `cargo kmem check --list`");
     }
     println!("==> check ({} check(s))", picked.len());
-    let series = Series::load(&ctx.repo)?;
+    let full = Series::load(&ctx.repo)?;
+    // What is mailed, and what the checks build: the posted series.
+    let series = full.posted();
     overlay::apply(ctx, &series)?;
     let out = ctx.cache.join("series/check");
     let patches::Generated {
         posted,
         commits: generated,
-    } = patches::generate(ctx, &series, &out)?;
+    } = patches::generate(ctx, &full, &out)?;
     println!("TAP version 13\n1..{}", picked.len());
     let mut results = Vec::new();
     for (i, (name, about)) in picked.iter().enumerate() {
@@ -128,7 +130,7 @@ pub fn run(ctx: &Ctx, filters: &[String]) -> Result<(usize, usize)> {
             "fresh" => fresh(ctx, &out),
             "git-am" => git_am(ctx, &posted, &generated),
             "checkpatch" => checkpatch(ctx, &posted),
-            "bisect" => bisect(ctx, &series, &posted, &generated),
+            "bisect" => bisect(ctx, &full, &posted, &generated),
             "rustfmt" => make_target(ctx, "rustfmtcheck", &["rustfmtcheck"]),
             "rustdoc" => make_target(ctx, "rustdoc", &["rustdoc"]),
             "htmldocs" => htmldocs(ctx),

@@ -394,7 +394,7 @@ fn ensure_built(ctx: &ctx::Ctx, no_build: bool) -> Result<build::Kernel> {
 /// Runs `f` on the series as this run's tree has it: whole, or without the
 /// patches of `--without`.
 fn with_owners<T>(ctx: &ctx::Ctx, f: impl FnOnce(&dyn overlay::Owners) -> Result<T>) -> Result<T> {
-    let series = series::Series::load(&ctx.repo)?;
+    let series = series::Series::load(&ctx.repo)?.for_variant(ctx.variant.as_deref());
     if ctx.without.is_empty() {
         return f(&series);
     }
@@ -407,6 +407,12 @@ fn with_owners<T>(ctx: &ctx::Ctx, f: impl FnOnce(&dyn overlay::Owners) -> Result
                 .iter()
                 .position(|p| &p.id == id)
                 .with_context(|| {
+                    if series.held.iter().any(|p| &p.id == id) {
+                        return format!(
+                            "--without {id}: a held patch, which only the variants {:?} carry",
+                            series.held_variants
+                        );
+                    }
                     let ids: Vec<&str> = series.patches.iter().map(|p| p.id.as_str()).collect();
                     format!(
                         "--without {id}: no such patch (the patches: {})",

@@ -431,7 +431,7 @@ pub fn run(
         fs::write(series.dir.join(&series.test_matrix), text)?;
         println!("  ✓ test matrix recorded from {}", last.display());
     }
-    overlay::apply(ctx, &Series::load(&ctx.repo)?)?;
+    overlay::apply(ctx, &Series::load(&ctx.repo)?.posted())?;
     let Generated { posted, commits } = generate(ctx, &series, &out)?;
     for (s, posting) in posted.postings.iter().enumerate() {
         println!("  {}/ ({})", posting.id, posted.subject_tag(s, None));

@@ -104,7 +104,7 @@ pub fn run(ctx: &Ctx, identity: &Identity, dry_run: bool, only: &[String]) -> Re
             bail!("series '{o}' is held back (`hold` in series.toml): every patch of it is carried for testing only");
         }
     }
-    crate::overlay::apply(ctx, &Series::load(&ctx.repo)?)?;
+    crate::overlay::apply(ctx, &Series::load(&ctx.repo)?.posted())?;
     let out = ctx.cache.join(OUTGOING);
     let posted = patches::generate(ctx, &series, &out)?.posted;
     for p in &posted.held {

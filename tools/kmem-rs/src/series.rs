@@ -43,6 +43,11 @@ pub struct Series {
     #[serde(default)]
     pub bench: Option<String>,
     pub identity: Identity,
+    /// The config variants whose builds carry the held patches (the debug
+    /// lane, whose `fixes` suite shows what they fix); every other build,
+    /// and the normal lane's tests, have the posted series only.
+    #[serde(default)]
+    pub held_variants: Vec<String>,
     /// The series, in the order they are stacked on the base.
     #[serde(rename = "series")]
     pub postings: Vec<Posting>,
@@ -250,6 +255,16 @@ impl Series {
             q.based_on.retain(|b| kept.contains(b));
         }
         s
+    }
+
+    /// What a build of config `variant` carries: the whole series in the
+    /// [`Series::held_variants`], else the posted view.
+    pub fn for_variant(self, variant: Option<&str>) -> Series {
+        if variant.is_some_and(|v| self.held_variants.iter().any(|h| h == v)) {
+            self
+        } else {
+            self.posted()
+        }
     }
 
     /// The indices (in [`Series::patches`]) of the patches of series `s`.

@@ -93,7 +93,7 @@ pub fn bisect_plan(series: &Series, commits: &Commits) -> Vec<BuildStep> {
 
 /// Builds every commit of every posted series (`posted`, the posted view of
 /// `series`) in the test build directory with CLIPPY=1, newest first, then
-/// puts the overlay of `series` back. Newest first because
+/// puts the overlay of `posted` (what that build directory carries) back. Newest first because
 /// the tree starts at the newest commit's state (the overlay): a patch that
 /// changes a widely included header (ioport.h, memory_hotplug.h) then costs
 /// one near-full rebuild, at the commit before it, instead of one there and
@@ -112,7 +112,7 @@ pub fn bisect(ctx: &Ctx, series: &Series, posted: &Series, commits: &Commits) ->
         let mut times = Vec::new();
         for step in plan.iter().rev() {
             materialize(ctx, &step.commit, &paths)?;
-            build::configure_tree(ctx, true, series)?;
+            build::configure_tree(ctx, true, posted)?;
             let log = ctx.log(&step.log)?;
             let name = format!("make CLIPPY=1 at {}", step.label);
             let t = Instant::now();
@@ -142,8 +142,8 @@ pub fn bisect(ctx: &Ctx, series: &Series, posted: &Series, commits: &Commits) ->
             times.join(", ")
         ))
     })();
-    overlay::apply(ctx, series)?;
-    build::configure_tree(ctx, false, series)?;
+    overlay::apply(ctx, posted)?;
+    build::configure_tree(ctx, false, posted)?;
     result
 }
 

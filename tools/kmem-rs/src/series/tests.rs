@@ -200,18 +200,20 @@ fn owners() {
 
 /// [`TWO`] with patch `one` (all of series `fix`) and `three` held.
 fn two_held() -> Series {
-    let text = TWO
-        .replacen(
-            "paths = [\"a/x.rs\", \"d/\"]",
-            "paths = [\"a/x.rs\", \"d/\", \"k.fragment\"]\n        hold = \"upstream has it\"",
-            1,
-        )
-        .replacen(
-            "paths = [\"b/z.rs\"]",
-            "paths = [\"b/z.rs\"]\n        hold = \"declined\"",
-            1,
-        );
-    Series::parse(&text).unwrap()
+    Series::parse(&two_held_text()).unwrap()
+}
+
+fn two_held_text() -> String {
+    TWO.replacen(
+        "paths = [\"a/x.rs\", \"d/\"]",
+        "paths = [\"a/x.rs\", \"d/\", \"k.fragment\"]\n        hold = \"upstream has it\"",
+        1,
+    )
+    .replacen(
+        "paths = [\"b/z.rs\"]",
+        "paths = [\"b/z.rs\"]\n        hold = \"declined\"",
+        1,
+    )
 }
 
 #[test]
@@ -249,6 +251,11 @@ fn held_patches_are_tested_not_posted() {
     );
     let posted_tag = Fragment::parse("k.fragment", "## target: K\n## patch: two\nX\n").unwrap();
     assert_eq!(p.hunk_owner("k.fragment", &posted_tag.hunks[0]).unwrap(), 0);
+    // Only the held_variants build the held patches.
+    let v = Series::parse(&format!("held_variants = [\"debug\"]\n{}", two_held_text())).unwrap();
+    assert_eq!(v.clone().for_variant(Some("debug")).patches.len(), 3);
+    assert_eq!(v.clone().for_variant(None).patches.len(), 1);
+    assert_eq!(v.for_variant(Some("nonuma")).held.len(), 2);
     // Without a hold, the posted view is the series.
     assert!(two().posted().held.is_empty());
     assert_eq!(two().posted().postings.len(), 2);

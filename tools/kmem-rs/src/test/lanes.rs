@@ -34,6 +34,25 @@ pub const DEBUG_SUITES: &[Suite] = &[
         pmem: Some(SMALL_PMEM),
     },
     Suite {
+        name: "stress-hmem",
+        about: "selftests/dax/dax-kmem-stress.sh on a two-range device of the HMEM region",
+        append: &["dax_hmem.region_idle=1"],
+        timeout: Duration::from_secs(5400),
+        per_driver: true,
+        platform: PlatformKind::Hmem,
+        pmem: None,
+    },
+    Suite {
+        name: "stress-cxl",
+        about: "selftests/dax/dax-kmem-stress.sh on the CXL region's device, 40 cycles and a 15 s \
+                race by default (slow CXL memory under emulation)",
+        append: &[],
+        timeout: Duration::from_secs(5400),
+        per_driver: true,
+        platform: PlatformKind::Cxl,
+        pmem: None,
+    },
+    Suite {
         name: "faults",
         about: "selftests/dax/dax-kmem-faults.sh: fail-nth, failslab and fail_page_alloc sweeps \
                 over probe and state, memory notifier errors, reloads, kmemleak clean",
@@ -53,6 +72,17 @@ pub const DEBUG_SUITES: &[Suite] = &[
         timeout: Duration::from_secs(5400),
         per_driver: true,
         platform: PlatformKind::Pmem,
+        pmem: None,
+    },
+    Suite {
+        name: "partial",
+        about: "selftests/dax/dax-kmem-partial.sh: a two-range HMEM device bound with fail-nth \
+                under one range's reservation, then under its add: refused with nothing left, \
+                or bound with the first range only, which unplug, online and unbind recover",
+        append: &["dax_hmem.region_idle=1"],
+        timeout: Duration::from_secs(1800),
+        per_driver: true,
+        platform: PlatformKind::Hmem,
         pmem: None,
     },
 ];
@@ -194,7 +224,17 @@ mod tests {
         assert_eq!(extra_suites(None).len(), 0);
         assert_eq!(extra_suites(Some("nohotremove")).len(), 0);
         let names: Vec<_> = extra_suites(Some("debug")).iter().map(|s| s.name).collect();
-        assert_eq!(names, vec!["stress", "faults", "fixes"]);
+        assert_eq!(
+            names,
+            vec![
+                "stress",
+                "stress-hmem",
+                "stress-cxl",
+                "faults",
+                "fixes",
+                "partial"
+            ]
+        );
         for s in DEBUG_SUITES {
             assert!(s.per_driver, "{}: the C/Rust comparison needs both", s.name);
             assert!(

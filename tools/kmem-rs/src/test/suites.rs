@@ -163,10 +163,40 @@ pub const SUITES: &[Suite] = &[
         pmem: None,
     },
     Suite {
+        name: "data",
+        about: "selftests/dax/dax-kmem-data.sh on the pmem device: a pattern over 3/4 of it, \
+                unplug (state, daxctl offline-memory) migrating a process's data, pinned data \
+                refusing it, demotion into the device's tier",
+        append: &[],
+        timeout: Duration::from_secs(900),
+        per_driver: true,
+        platform: PlatformKind::Pmem,
+        pmem: None,
+    },
+    Suite {
+        name: "hmem-data",
+        about: "selftests/dax/dax-kmem-data.sh on a 512 MiB device of the HMEM region (HMAT's tier)",
+        append: &["dax_hmem.region_idle=1"],
+        timeout: Duration::from_secs(900),
+        per_driver: true,
+        platform: PlatformKind::Hmem,
+        pmem: None,
+    },
+    Suite {
         name: "cxl",
         about: "CXL type-3 RAM region made through sysfs: kmem at region creation, node and tier, teardown",
         append: &[],
         timeout: Duration::from_secs(900),
+        per_driver: true,
+        platform: PlatformKind::Cxl,
+        pmem: None,
+    },
+    Suite {
+        name: "cxl-data",
+        about: "selftests/dax/dax-kmem-data.sh on the CXL region's device, with 48 and 32 MiB buffers \
+                (its memory is MMIO under emulation)",
+        append: &[],
+        timeout: Duration::from_secs(1200),
         per_driver: true,
         platform: PlatformKind::Cxl,
         pmem: None,

@@ -306,18 +306,7 @@ failnth_sweep() {
 
 # stack_filter [FUNCTION] -- both attributes count (and fail) only the fault
 # points whose stack passes through FUNCTION; without it, every point again.
-stack_filter() {
-	local a start=0 end=18446744073709551615
-	if [ -n "${1:-}" ]; then
-		read -r start end <<< "$("$PYTHON" "$HELPER" symrange "$1")" || return 1
-		[ -n "$end" ] || return 1
-	fi
-	for a in failslab fail_page_alloc; do
-		echo 32 > "$DBG/$a/stacktrace-depth" &&
-			echo "$start" > "$DBG/$a/require-start" &&
-			echo "$end" > "$DBG/$a/require-end" || return 1
-	done
-}
+stack_filter() { "$PYTHON" "$HELPER" stackfilter "$@"; }
 
 # fix_sweep WHAT FUNCTION OP [CAP] -- the fail-nth sweep over OP in FUNCTION
 # (failnth_sweep), named for WHAT, the fix it guards; fails when the stack

@@ -6,7 +6,7 @@
 # parsing (sysfs_streq) at thousands of writes a second; a write with the
 # n-th allocation of the writing task failed (/proc/thread-self/fail-nth,
 # which is per task and not inherited by a child such as dd); and a process
-# that holds memory on a node (mlock, optionally pinned by vmsplice).
+# that holds data on a node (mbind, mlock, optionally pinned by vmsplice).
 #
 # Each subcommand prints "PASS desc", "FAIL desc" or "# diag" lines; the
 # calling script turns them into KTAP.
@@ -18,15 +18,20 @@
 #                                   prints "<result> injected|clean"
 #   filtered FILE VALUE             write VALUE to FILE with this task's
 #                                   make-it-fail set (for task-filter=Y)
-#   hold MIB DIR [pin]              (under numactl --membind) allocate MIB
-#                                   MiB, mlock, fill, checksum: DIR/ready; on
-#                                   DIR/release (or SIGTERM) verify: DIR/done
+#   hold MIB DIR MODE NODE          MIB MiB bound to NODE (-1: the task's
+#                                   policy), mlocked (MODE lock), pinned too
+#                                   (pin) or neither (nolock), filled with a
+#                                   pattern: DIR/ready "pid pages-per-node";
+#                                   on DIR/release (or SIGTERM) checked:
+#                                   DIR/done "intact|N-MiB-changed pages"
 #   symrange FUNCTION               the text range [start end) of FUNCTION in
 #                                   /proc/kallsyms, in decimal (for the fault
 #                                   attributes' require-start/require-end)
+#   stackfilter [FUNCTION]          failslab and fail_page_alloc count (and
+#                                   fail) only the points whose stack passes
+#                                   through FUNCTION; without it, all again
 
 import errno
-import hashlib
 import mmap
 import os
 import random
@@ -255,22 +260,56 @@ def filtered(path, value):
     return 0
 
 
-def hold(mib, d, pin):
-    """Run under numactl --membind=NODE: the pages come from that node."""
+MPOL_BIND = 2
+
+
+def node_pages(addr):
+    """The pages of the mapping at addr on each node, as "N0=12 N1=3"."""
+    nodes = {}
+    with open(f"/proc/{os.getpid()}/numa_maps") as f:
+        for ln in f:
+            if not ln.startswith(f"{addr:x} "):
+                continue
+            for tok in ln.split():
+                if tok[0] == "N" and "=" in tok:
+                    k, v = tok.split("=")
+                    nodes[k] = nodes.get(k, 0) + int(v)
+    return " ".join(f"{k}={v}" for k, v in sorted(nodes.items())) or "none"
+
+
+def hold(mib, d, mode, node):
+    """MIB MiB of anonymous memory, mbind()'d to NODE (if not -1) before it
+    is touched, mlocked unless MODE is "nolock", pinned by vmsplice if MODE
+    is "pin", filled with a pattern that differs in every MiB (so that a
+    page that moved to a wrong place shows). DIR/ready says the pid and the
+    pages per node; on DIR/release (or SIGTERM), DIR/done says whether the
+    pattern is intact and the pages per node then."""
     import ctypes
     libc = ctypes.CDLL(None, use_errno=True)
     size = mib << 20
     buf = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
     addr = ctypes.addressof(ctypes.c_char.from_buffer(buf))
-    if libc.mlock(ctypes.c_void_p(addr), ctypes.c_size_t(size)) != 0:
+    if node >= 0:
+        mask = ctypes.c_ulong(1 << node)
+        libc.syscall.restype = ctypes.c_long
+        nr_mbind = 237  # x86-64
+        if libc.syscall(nr_mbind, ctypes.c_void_p(addr), ctypes.c_size_t(size), MPOL_BIND,
+                        ctypes.byref(mask), ctypes.c_ulong(64), 0) != 0:
+            print(f"FAIL mbind to node {node}: errno {ctypes.get_errno()}")
+            return 1
+    if mode != "nolock" and libc.mlock(ctypes.c_void_p(addr), ctypes.c_size_t(size)) != 0:
         print(f"FAIL mlock {mib} MiB: errno {ctypes.get_errno()}")
         return 1
     chunk = random.Random(1).randbytes(1 << 20)
-    for off in range(0, size, len(chunk)):
-        buf[off:off + len(chunk)] = chunk
-    sum0 = hashlib.sha256(buf).hexdigest()
+
+    def pattern(i):
+        k = (i * 4099) % len(chunk)
+        return chunk[k:] + chunk[:k]
+
+    for i in range(mib):
+        buf[i << 20:(i + 1) << 20] = pattern(i)
     pipes = []
-    if pin:
+    if mode == "pin":
         # vmsplice takes page references that only the pipe's reader (none
         # here) drops: migration cannot move those pages while they are held.
         class Iovec(ctypes.Structure):
@@ -283,17 +322,8 @@ def hold(mib, d, pin):
                 print(f"FAIL vmsplice: errno {ctypes.get_errno()}")
                 return 1
             pipes.append((r, w))
-    nodes = {}
-    with open(f"/proc/{os.getpid()}/numa_maps") as f:
-        for ln in f:
-            if not ln.startswith(f"{addr:x} "):
-                continue
-            for tok in ln.split():
-                if tok[0] == "N" and "=" in tok:
-                    k, v = tok.split("=")
-                    nodes[k] = nodes.get(k, 0) + int(v)
     with open(os.path.join(d, "ready"), "w") as f:
-        f.write(f"{os.getpid()} {sum0} {' '.join(f'{k}={v}' for k, v in sorted(nodes.items()))}\n")
+        f.write(f"{os.getpid()} {node_pages(addr)}\n")
     stop = []
     signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
     while not stop and not os.path.exists(os.path.join(d, "release")):
@@ -301,14 +331,15 @@ def hold(mib, d, pin):
     for r, w in pipes:
         os.close(r)
         os.close(w)
-    sum1 = hashlib.sha256(buf).hexdigest()
+    bad = sum(1 for i in range(mib) if buf[i << 20:(i + 1) << 20] != pattern(i))
     with open(os.path.join(d, "done"), "w") as f:
-        f.write(f"{sum0} {sum1}\n")
-    return 0 if sum0 == sum1 else 1
+        f.write(f"{'intact' if bad == 0 else f'{bad}-MiB-changed'} {node_pages(addr)}\n")
+    return 0 if bad == 0 else 1
 
 
-def symrange(name):
-    """FUNCTION's text from its kallsyms address to the next symbol's."""
+def text_range(name):
+    """FUNCTION's text from its kallsyms address to the next symbol's, as
+    (start, end); None, said on stderr, when it cannot be found."""
     addrs = []
     start = []
     with open("/proc/kallsyms") as f:
@@ -323,12 +354,39 @@ def symrange(name):
     if len(start) != 1 or start[0] == 0:
         why = "hidden addresses (kptr_restrict)" if start == [0] else f"{len(start)} text symbols"
         print(f"{name}: {why} in /proc/kallsyms, want exactly one", file=sys.stderr)
-        return 1
+        return None
     end = min((a for a in addrs if a > start[0]), default=0)
     if end == 0:
         print(f"{name}: no symbol after it in /proc/kallsyms", file=sys.stderr)
+        return None
+    return start[0], end
+
+
+def symrange(name):
+    r = text_range(name)
+    if r is None:
         return 1
-    print(start[0], end)
+    print(r[0], r[1])
+    return 0
+
+
+def stackfilter(name):
+    """Both fault attributes count, and fail, only the points whose stack
+    passes through FUNCTION; without it, every point again."""
+    start, end = 0, 2**64 - 1
+    if name:
+        r = text_range(name)
+        if r is None:
+            return 1
+        start, end = r
+    for attr in ("failslab", "fail_page_alloc"):
+        for f, v in (("stacktrace-depth", 32), ("require-start", start), ("require-end", end)):
+            try:
+                with open(f"/sys/kernel/debug/{attr}/{f}", "w") as fh:
+                    fh.write(str(v))
+            except OSError as e:
+                print(f"{attr}/{f}: {e.strerror}", file=sys.stderr)
+                return 1
     return 0
 
 
@@ -344,8 +402,10 @@ def main(argv):
         return filtered(argv[2], argv[3].encode())
     if cmd == "symrange":
         return symrange(argv[2])
+    if cmd == "stackfilter":
+        return stackfilter(argv[2] if len(argv) > 2 else "")
     if cmd == "hold":
-        return hold(int(argv[2]), argv[3], len(argv) > 4 and argv[4] == "pin")
+        return hold(int(argv[2]), argv[3], argv[4], int(argv[5]))
     print(__doc__ or "usage: see the header", file=sys.stderr)
     return 2
 

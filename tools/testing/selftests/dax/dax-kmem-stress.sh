@@ -7,10 +7,7 @@
 #     onlined at probe; /proc/iomem, MemTotal and the memory blocks checked
 #     after every step;
 #   - state cycles through online, online_kernel, online_movable and
-#     unplugged; then writers racing on state;
-#   - unplug while a process holds mlocked memory on the device's node:
-#     once movable (offlining migrates it), once pinned (vmsplice: offlining
-#     cannot finish until killed, and must roll back); its checksum survives;
+#     unplugged; then writers racing on state, and readers beside them;
 #   - hostile writes to state: a fixed corpus, and a generated one;
 #   - unbind while online (stuck until reboot), unload and reload after it;
 #   - kmemleak clean before that last scenario (when the kernel has kmemleak).
@@ -54,18 +51,17 @@ if [ -z "$DAX" ] || [ "$(dax_driver)" != device_dax ]; then
 	exit "$KSFT_SKIP"
 fi
 PYTHON=$(command -v /usr/bin/python3 python3 | head -1)
-for tool in "$PYTHON" numactl; do
+for tool in "$PYTHON"; do
 	if ! command -v "$tool" > /dev/null; then
 		ktap_skip_all "${tool:-python3} is not installed"
 		exit "$KSFT_SKIP"
 	fi
 done
 HP=$DAX_BASE/$DAX/state
-NODE=$(cat "$DAX_BASE/$DAX/target_node")
 AUTO=$MEM_BASE/auto_online_blocks
 AUTO0=$(cat "$AUTO")
 
-plan=13
+plan=11
 [ "$LEAK" = 0 ] || plan=$((plan + 1))
 ktap_set_plan "$plan"
 
@@ -149,6 +145,7 @@ for ((i = 0; i < CYCLES; i++)); do
 		ktap_print_msg "$why"
 	fi
 done
+STATE_SECS=$((SECONDS - t0))
 if [ "$fails" = 0 ]; then
 	ktap_test_pass "$CYCLES state cycles through ${TYPES[*]} and unplugged: consistent after every write ($retries busy unplug retries, $((SECONDS - t0))s)"
 else
@@ -157,8 +154,14 @@ fi
 
 # --- 3. writers racing on state ---------------------------------------------------
 # Every write must succeed or fail with EBUSY (a transition from one online
-# type to another); whatever the last one left must be consistent.
+# type to another); whatever the last one left must be consistent. Two
+# readers read state meanwhile: every read must return a state the device
+# can be in (one the writers write, or the state before the race), and no
+# read may wait for a transition: the slowest read must take less than
+# half the mean transition of part 2 (each unplug or online of the whole
+# device), both printed.
 race=$(mktemp -d)
+st0=$(kmem_state)
 for w in 1 2 3 4; do
 	(
 		RANDOM=$w
@@ -169,17 +172,56 @@ for w in 1 2 3 4; do
 		done > "$race/w$w"
 	) &
 done
+for rd in 1 2; do
+	(
+		end=$((SECONDS + RACE_SECS))
+		n=0 max=0
+		declare -A seen=()
+		while [ "$SECONDS" -lt "$end" ]; do
+			t=${EPOCHREALTIME/./}
+			v=""
+			read -r v < "$HP"
+			t=$((${EPOCHREALTIME/./} - t))
+			((t > max)) && max=$t
+			seen[${v:-<empty>}]=1
+			n=$((n + 1))
+		done
+		echo "$n $max ${!seen[*]}"
+	) > "$race/r$rd" &
+done
 wait
 nw=$(cat "$race"/w* | wc -l)
 oks=$(cat "$race"/w* | grep -cx ok)
 busy=$(cat "$race"/w* | grep -cx "$EBUSY")
 other=$(cat "$race"/w* | grep -vx -e ok -e "$EBUSY" | sort | uniq -c | tr -s ' \n' ' ')
+nr=0 rmax=0 rstates=""
+for rd in 1 2; do
+	read -r n max states < "$race/r$rd"
+	nr=$((nr + ${n:-0}))
+	((${max:-0} > rmax)) && rmax=$max
+	rstates+=" $states"
+done
 rm -rf "$race"
+bad_reads=""
+for v in $(tr ' ' '\n' <<< "$rstates" | sort -u); do
+	case " online online_kernel online_movable unplugged $st0 " in
+	*" $v "*) ;;
+	*) bad_reads+=" $v" ;;
+	esac
+done
+# Part 2 made 2 * CYCLES transitions in STATE_SECS seconds.
+half_us=$((STATE_SECS * 1000000 / (2 * CYCLES) / 2))
 why=$(kmem_check "after the race")
+ktap_print_msg "state readers: $nr reads, slowest $((rmax / 1000)) ms; mean transition of part 2 $((half_us / 500)) ms"
 if [ "$nw" -gt 0 ] && [ -z "$other" ] && [ -z "$why" ]; then
 	ktap_test_pass "4 writers racing on state for ${RACE_SECS}s: $nw writes, all ok ($oks) or EBUSY ($busy); final state $(kmem_state) consistent"
 else
 	ktap_test_fail "4 writers racing on state: $nw writes, $oks ok, $busy EBUSY, other:${other:- none}; ${why:-consistent}"
+fi
+if [ "$nr" -gt 0 ] && [ -z "$bad_reads" ] && [ "$rmax" -lt "$half_us" ]; then
+	ktap_test_pass "2 state readers beside the writers: $nr reads, each a state the device can be in, none waited for a transition (slowest $((rmax / 1000)) ms < $((half_us / 1000)) ms)"
+else
+	ktap_test_fail "2 state readers beside the writers: $nr reads, unexpected:${bad_reads:- none}; slowest $((rmax / 1000)) ms (want < $((half_us / 1000)) ms, half a mean transition)"
 fi
 for try in 1 2 3 4 5; do
 	r=$(dax_write "$HP" unplugged)
@@ -188,79 +230,9 @@ for try in 1 2 3 4 5; do
 done
 [ "$r" = ok ] || ktap_print_msg "unplug after the race: $r"
 kmem_reload_test "state cycles and the race"
+# (Unplug with a process's data on the device is dax-kmem-data.sh's.)
 
-# --- 4. unplug while in use -------------------------------------------------------
-# hold_start DIR [pin] -- a process with 256 MiB mlocked on the device's node.
-hold_start() {
-	rm -f "$1"/*
-	numactl --membind="$NODE" "$PYTHON" "$HELPER" hold 256 "$1" ${2:+"$2"} &
-	HOLDER=$!
-	for _ in $(seq 600); do
-		[ -e "$1/ready" ] && return 0
-		kill -0 "$HOLDER" 2> /dev/null || return 1
-		sleep 0.2
-	done
-	return 1
-}
-# hold_end DIR -- release the holder and wait for it (so not in a $(...)
-# subshell); SUM is "same" if its data survived.
-hold_end() {
-	local s0="" s1=""
-	touch "$1/release"
-	wait "$HOLDER"
-	read -r s0 s1 < "$1/done"
-	if [ -n "$s0" ] && [ "$s0" = "$s1" ]; then SUM=same; else SUM="changed ($s0 -> $s1)"; fi
-}
-
-hold=$(mktemp -d)
-# 4a: movable and mlocked: offlining migrates the pages (mlock does not pin).
-r=$(dax_write "$HP" online_movable)
-if [ "$r" = ok ] && hold_start "$hold"; then
-	where=$(cut -d' ' -f3- "$hold/ready")
-	r=$(dax_write "$HP" unplugged)
-	st=$(kmem_state)
-	why=$(kmem_check "after unplug")
-	hold_end "$hold"; sum=$SUM
-	if [ "$r" = ok ] && [ "$st" = unplugged ] && [ -z "$why" ] && [ "$sum" = same ] &&
-	   [[ " $where " == *" N$NODE="* ]]; then
-		ktap_test_pass "unplug with 256 MiB mlocked on node $NODE ($where): ok, migrated, checksum same"
-	else
-		ktap_test_fail "unplug with 256 MiB mlocked on node $NODE ($where): $r, state $st, ${why:-consistent}, checksum $sum"
-	fi
-else
-	ktap_test_fail "unplug with mlocked memory: online_movable $r, or the holder did not start"
-	kill "$HOLDER" 2> /dev/null
-fi
-[ "$(kmem_state)" = unplugged ] || dax_write "$HP" unplugged > /dev/null
-
-# 4b: pinned by vmsplice: offlining retries until the writer is killed; the
-# device must then be fully online still, and unplug after the release.
-r=$(dax_write "$HP" online_movable)
-if [ "$r" = ok ] && hold_start "$hold" pin; then
-	where=$(cut -d' ' -f3- "$hold/ready")
-	t0=$SECONDS
-	timeout -s KILL 20 dd of="$HP" bs=64k status=none <<< unplugged 2> /dev/null
-	rc=$?
-	st=$(kmem_state)
-	why=$(kmem_check "after the killed unplug")
-	hold_end "$hold"; sum=$SUM
-	r=$(dax_write "$HP" unplugged)
-	why2=$(kmem_check "unplug after release")
-	if [ "$rc" = 137 ] && [ "$st" = online_movable ] && [ -z "$why" ] && [ "$sum" = same ] &&
-	   [ "$r" = ok ] && [ -z "$why2" ]; then
-		ktap_test_pass "unplug with pinned pages on node $NODE ($where): blocks until killed, stays online_movable, checksum same; unplug after release ok"
-	else
-		ktap_test_fail "unplug with pinned pages ($where): writer rc $rc after $((SECONDS - t0))s, state $st, ${why:-consistent}, checksum $sum; after release: $r ${why2:-consistent}"
-	fi
-else
-	ktap_test_fail "unplug with pinned memory: online_movable $r, or the holder did not start"
-	kill "$HOLDER" 2> /dev/null
-fi
-rm -rf "$hold"
-[ "$(kmem_state)" = unplugged ] || dax_write "$HP" unplugged > /dev/null
-kmem_reload_test "unplug in use"
-
-# --- 5. hostile state input ---------------------------------------------------------
+# --- 4. hostile state input ---------------------------------------------------------
 # corpus NAME ARGS... -- run the helper's corpus check; one KTAP result.
 corpus() {
 	local name=$1 out rc
@@ -293,10 +265,10 @@ else
 	ktap_print_msg "after the hostile writes: state $(kmem_state) $why"
 fi
 
-# --- 6. kmemleak, before the stuck unbind (which leaks until reboot by design) ---
+# --- 5. kmemleak, before the stuck unbind (which leaks until reboot by design) ---
 kmemleak_test "$LEAK" "all scenarios"
 
-# --- 7. unbind while online, unload and reload -------------------------------------
+# --- 6. unbind while online, unload and reload -------------------------------------
 # The memory stays online, kmem's reservation stays (until reboot); rmmod
 # must work, and a new bind must fail cleanly on the reservation it leaves.
 r=$(kmem_unbind)
