@@ -203,8 +203,19 @@ else
 	if hold_start "$MOVE" nolock "$CPUNODE"; then
 		where=$READY
 		p0=$(pgdemote)
+		grep -E '^(pgscan_anon|pgsteal_anon|pgdemote_|pgmigrate_|thp_migration|pgactivate|pgdeactivate|pgrefill) ' /proc/vmstat > "$HOLD/vm0"
+		# The node's reclaim interface shrinks the node only when its
+		# reclaimable page cache exceeds min_unmapped_ratio (its
+		# __node_reclaim() is node_reclaim()'s, gate included), even for
+		# anon only: with a small page cache it does nothing. Open the gate.
+		read -r unmapped0 < /proc/sys/vm/min_unmapped_ratio
+		echo 0 > /proc/sys/vm/min_unmapped_ratio
 		out=$(dax_write "$reclaim" "${MOVE}M swappiness=max")
+		echo "$unmapped0" > /proc/sys/vm/min_unmapped_ratio
 		p1=$(pgdemote)
+		grep -E '^(pgscan_anon|pgsteal_anon|pgdemote_|pgmigrate_|thp_migration|pgactivate|pgdeactivate|pgrefill) ' /proc/vmstat |
+			paste -d' ' "$HOLD/vm0" - | awk '$4 != $2 { printf "%s +%d ", $1, $4 - $2 }' |
+			while IFS= read -r l; do ktap_print_msg "reclaim of node $CPUNODE: $l"; done
 		hold_end
 		moved=$([[ " $WHERE " =~ \ N$NODE=([0-9]+) ]] && echo "${BASH_REMATCH[1]}")
 		[ -n "$t_cpu" ] && [ -n "$t_dev" ] && [ "$t_dev" -gt "$t_cpu" ] &&
