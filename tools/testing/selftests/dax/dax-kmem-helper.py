@@ -322,8 +322,10 @@ def hold(mib, d, mode, node):
                 print(f"FAIL vmsplice: errno {ctypes.get_errno()}")
                 return 1
             pipes.append((r, w))
-    with open(os.path.join(d, "ready"), "w") as f:
+    # Whole or not at all: the caller polls for the file and reads it.
+    with open(os.path.join(d, "ready.tmp"), "w") as f:
         f.write(f"{os.getpid()} {node_pages(addr)}\n")
+    os.rename(os.path.join(d, "ready.tmp"), os.path.join(d, "ready"))
     stop = []
     signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
     while not stop and not os.path.exists(os.path.join(d, "release")):
