@@ -523,8 +523,13 @@ suite_stress_hmem() {
 suite_stress_cxl() {
 	prepare_or_bail
 	lane_knobs
+	local r
 	[ "$(dax_driver)" != kmem ] || { dax_write "$DAX_BASE/$DAX/state" unplugged && kmem_unbind; } > /dev/null
-	echo "$DAX" > /sys/bus/dax/drivers/device_dax/bind
+	# The region's device is of the kmem type: device_dax takes it by id.
+	r=$(dax_write /sys/bus/dax/drivers/device_dax/bind "$DAX")
+	[ "$r" != "No such device" ] || r=$(dax_write /sys/bus/dax/drivers/device_dax/new_id "$DAX")
+	[ "$(dax_driver)" = device_dax ] ||
+		{ echo "Bail out! cannot bind $DAX to device_dax: $r (driver $(dax_driver))"; exit 1; }
 	DAX_KMEM_STRESS_CYCLES=${DAX_KMEM_STRESS_CYCLES:-$CXL_STRESS_CYCLES} \
 		DAX_KMEM_STRESS_RACE_SECS=${DAX_KMEM_STRESS_RACE_SECS:-$CXL_STRESS_RACE_SECS} \
 		DAX_KMEM_TEST_DEV=$DAX DAX_KMEM_TEST_MODULE=${KMEM_RS_MODULE:-} DAX_KMEM_TEST_KMEMLEAK=1 \

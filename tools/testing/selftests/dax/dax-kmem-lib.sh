@@ -259,8 +259,8 @@ kmem_reload() {
 # kmem_consistent MT0 RES0 TOTAL [STATE] -- check that the kernel's view of
 # $DAX matches its driver and state (or STATE, when given, instead of what
 # the state attribute says): MemTotal (MT0 kB unplugged), its /proc/iomem
-# reservations (RES0 unbound, one more while kmem holds the memory:
-# device_dax's is gone while unbound), its "System RAM (kmem)" bytes (TOTAL
+# reservations (RES0 unbound, one more per range while kmem holds the
+# memory: device_dax's is gone while unbound), its "System RAM (kmem)" bytes (TOTAL
 # when added) and memory blocks. STATE "partial" is what a failure to online
 # some of the blocks leaves (the core ignores it): all added and reserved,
 # not every block online, MemTotal counting the online ones.
@@ -302,7 +302,7 @@ kmem_consistent_get() {
 		want=$((mt0 + on * 0x$REPLY / 1024))
 		[ "$kb" = "$total" ] && [ "$on" -lt "${#blocks[@]}" ] &&
 			{ [ "$st" = partial ] || [ "$on" = 0 ]; } &&
-			[ "$res" = $((res0 + 1)) ] && [ "$mt" = "$want" ] && return
+			[ "$res" = $((res0 + ${#KMEM_RANGES[@]})) ] && [ "$mt" = "$want" ] && return
 		msg="$st: kmem bytes $kb (want $total), $on of ${#blocks[@]} blocks online,"
 		WHY="$msg reservations $res, MemTotal $mt kB (want $want)"
 		;;
@@ -311,7 +311,7 @@ kmem_consistent_get() {
 		sysfs_read "$MEM_BASE/${blocks[0]:-none}/valid_zones"
 		zone=$REPLY
 		if [ "$kb" = "$total" ] && [ "$on" = "${#blocks[@]}" ] && [ "$on" -gt 0 ] &&
-		   [ "$res" = $((res0 + 1)) ] && [ "$mt" = "$want" ] &&
+		   [ "$res" = $((res0 + ${#KMEM_RANGES[@]})) ] && [ "$mt" = "$want" ] &&
 		   { [ "$st" != online_movable ] || [ "$zone" = Movable ]; } &&
 		   { [ "$st" != online_kernel ] || [ "$zone" = Normal ]; }; then
 			return
