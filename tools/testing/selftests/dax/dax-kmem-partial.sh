@@ -218,11 +218,12 @@ sweep() {
 	if [ "$inj" = injected ]; then
 		ktap_test_fail "$name: still injecting at n=$MAX_POINTS"
 	elif [ "$fails" = 0 ] && [ "$partial" -gt 0 ]; then
-		ktap_test_pass "$name: $((n - 1)) points: $refused refused with nothing left," \
+		# result joins its words; ktap_test_pass would keep the first only
+		result 0 "$name: $((n - 1)) points: $refused refused with nothing left," \
 			"$partial bound with range 0 only and recovered, $absorbed absorbed;" \
 			"n=$n clean ($((SECONDS - t0))s)"
 	else
-		ktap_test_fail "$name: $((n - 1)) points, $refused refused, $partial partial" \
+		result 1 "$name: $((n - 1)) points, $refused refused, $partial partial" \
 			"(want at least one), $absorbed absorbed, $fails inconsistent; first: ${first:-none}"
 	fi
 }
