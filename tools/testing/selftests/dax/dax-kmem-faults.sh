@@ -99,14 +99,7 @@ fi
 ktap_set_plan "$plan"
 kmem_baseline
 
-# Both attributes: fail GFP_KERNEL allocations too (the default spares any
-# that may sleep), one line per injected failure, no stack dump.
-for a in failslab fail_page_alloc; do
-	echo N > "$DBG/$a/ignore-gfp-wait"
-	echo 1 > "$DBG/$a/verbose"
-	echo 0 > "$DBG/$a/probability"
-done
-echo 0 > "$DBG/fail_page_alloc/min-order"
+"$PYTHON" "$HELPER" faultattrs || ktap_exit_fail_msg "cannot set up the fault attributes"
 
 # WRITER: what runs the fail-nth writer (part 6 makes it a real-time task).
 WRITER=()

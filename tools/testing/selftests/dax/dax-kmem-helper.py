@@ -27,6 +27,8 @@
 #   symrange FUNCTION               the text range [start end) of FUNCTION in
 #                                   /proc/kallsyms, in decimal (for the fault
 #                                   attributes' require-start/require-end)
+#   faultattrs                      failslab and fail_page_alloc: GFP_KERNEL
+#                                   too, verbose, probability 0, min-order 0
 #   stackfilter [FUNCTION]          failslab and fail_page_alloc count (and
 #                                   fail) only the points whose stack passes
 #                                   through FUNCTION; without it, all again
@@ -372,6 +374,24 @@ def symrange(name):
     return 0
 
 
+def faultattrs():
+    """Both fault attributes fail GFP_KERNEL allocations too (the default
+    spares any that may sleep), say each injected failure in one line, and
+    inject nothing until a test asks (probability 0); fail_page_alloc
+    fails order-0 pages too."""
+    for path, v in [(f"/sys/kernel/debug/{a}/{f}", v)
+                    for a in ("failslab", "fail_page_alloc")
+                    for f, v in (("ignore-gfp-wait", "N"), ("verbose", "1"), ("probability", "0"))] + \
+                   [("/sys/kernel/debug/fail_page_alloc/min-order", "0")]:
+        try:
+            with open(path, "w") as fh:
+                fh.write(v)
+        except OSError as e:
+            print(f"{path}: {e.strerror}", file=sys.stderr)
+            return 1
+    return 0
+
+
 def stackfilter(name):
     """Both fault attributes count, and fail, only the points whose stack
     passes through FUNCTION; without it, every point again."""
@@ -404,6 +424,8 @@ def main(argv):
         return filtered(argv[2], argv[3].encode())
     if cmd == "symrange":
         return symrange(argv[2])
+    if cmd == "faultattrs":
+        return faultattrs()
     if cmd == "stackfilter":
         return stackfilter(argv[2] if len(argv) > 2 else "")
     if cmd == "hold":

@@ -69,13 +69,7 @@ fi
 
 AUTO=$MEM_BASE/auto_online_blocks
 AUTO0=$(cat "$AUTO")
-# Fail GFP_KERNEL allocations too, one line per injected failure.
-for a in failslab fail_page_alloc; do
-	echo N > "$DBG/$a/ignore-gfp-wait"
-	echo 1 > "$DBG/$a/verbose"
-	echo 0 > "$DBG/$a/probability"
-done
-echo 0 > "$DBG/fail_page_alloc/min-order"
+"$PYTHON" "$HELPER" faultattrs || ktap_exit_fail_msg "cannot set up the fault attributes"
 
 hex() { printf '%#x' "$1"; }
 
