@@ -17,7 +17,7 @@ use crate::toolchain::{make, RUSTC};
 const BASE_FRAGMENTS: &[&str] = &["kernel/configs/kvm_guest.config"];
 
 /// The two kmem drivers every test runs against.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Driver {
     /// drivers/dax/kmem.c, the specification and test oracle.
     C,

@@ -64,7 +64,10 @@ const PARTS: &[(&str, &[&[&str]])] = &[
     ("patches", &[&["git"], &["recipients", "cover"]]),
     ("reports", &[&["expected"]]),
     ("series", &[&["identity"], &["message"]]),
-    ("test", &[&["suites"], &["lanes"], &["record"]]),
+    (
+        "test",
+        &[&["suites", "store"], &["lanes"], &["record"], &["summary"]],
+    ),
     ("vm", &[&["platform"]]),
 ];
 

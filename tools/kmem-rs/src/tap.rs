@@ -72,7 +72,7 @@ fn split_directive(s: &str) -> (&str, Option<&str>) {
 }
 
 /// Pass and fail counts of one suite, with the reason for each failure.
-#[derive(Debug, Default, PartialEq, Eq)]
+#[derive(Debug, Default, PartialEq, Eq, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Tally {
     pub passed: usize,
     pub failed: usize,

@@ -3,9 +3,12 @@
 //! device wedged until reboot on purpose), prints KTAP into the shared
 //! output directory, and is judged strictly by [`crate::tap::tally`].
 //!
-//! The parts import one way: `suites` (the normal lane's suites) at the
-//! bottom, then `lanes` (the suites and the scenario table a config variant
-//! adds); this file, the entry point, runs them and prints the verdicts.
+//! The parts import one way: `suites` (the normal lane's suites) and
+//! `store` (the outcomes `--record` keeps between runs) at the bottom, then
+//! `lanes` (the suites and the scenario table a config variant adds), then
+//! `record` (the results file and README's block), then `summary` (the
+//! matrix, the tables and the totals, of one run or of merged ones); this
+//! file, the entry point, runs the suites and prints the verdicts.
 
 use anyhow::{bail, Result};
 use std::fmt::Write as _;
@@ -14,13 +17,17 @@ use std::time::{Duration, Instant};
 
 mod lanes;
 mod record;
+mod store;
 mod suites;
+mod summary;
 
 use crate::build::{Driver, Kernel};
 use crate::ctx::Ctx;
 use crate::tap;
 use crate::vm::{self, GuestRun, Topology};
+use store::Outcome;
 use suites::{Suite, SUITES};
+use summary::{differences, record_matrix, summary, Row};
 
 pub fn list() {
     for s in SUITES {
@@ -56,40 +63,6 @@ fn selected(filters: &[String], extra: &'static [Suite]) -> Result<Vec<&'static 
         );
     }
     Ok(picked)
-}
-
-/// One suite's run on one driver.
-struct Outcome {
-    /// The kmem driver it ran on; `None` for a driver-independent suite.
-    driver: Option<Driver>,
-    tally: tap::Tally,
-    /// Pass (true) or not, test by test, to compare the drivers.
-    results: Vec<bool>,
-    /// Each test's description and verdict, for the lane's scenario table.
-    tests: Vec<(String, bool)>,
-    /// The kernel reports of the boot ([`crate::reports::summary`]).
-    reports: String,
-    elapsed: Duration,
-}
-
-/// Where the C (`a`) and Rust (`b`) results differ, test by test, as messages.
-fn differences(a: &[bool], b: &[bool]) -> Vec<String> {
-    let verdict = |r: Option<&bool>| match r {
-        Some(true) => "ok",
-        Some(false) => "not ok",
-        None => "missing",
-    };
-    (0..a.len().max(b.len()))
-        .filter(|&i| a.get(i) != b.get(i))
-        .map(|i| {
-            format!(
-                "test {}: C {}, Rust {}",
-                i + 1,
-                verdict(a.get(i)),
-                verdict(b.get(i))
-            )
-        })
-        .collect()
 }
 
 pub fn run(
@@ -146,48 +119,23 @@ pub fn run(
         }
         table.push((suite.name, outcomes));
     }
-    let mut sum = String::new();
-    let _ = write!(sum, "# {:<22}", "suite");
-    for d in drivers {
-        let _ = write!(sum, " {:>14}", format!("{} kmem", d.name()));
-    }
-    sum.push('\n');
-    for (name, outcomes) in &table {
-        let _ = write!(sum, "# {name:<22}");
-        if let [o] = &outcomes[..] {
-            if drivers.len() > 1 {
-                let t = &o.tally;
-                let _ = writeln!(
-                    sum,
-                    " {}/{} ({:.0}s, driver-independent)",
-                    t.passed,
-                    t.passed + t.failed,
-                    o.elapsed.as_secs_f64()
-                );
-                continue;
-            }
-        }
-        for o in outcomes {
-            let t = &o.tally;
-            let cell = format!(
-                "{}/{} ({:.0}s)",
-                t.passed,
-                t.passed + t.failed,
-                o.elapsed.as_secs_f64()
-            );
-            let _ = write!(sum, " {cell:>14}");
-        }
-        sum.push('\n');
-    }
+    let rows: Vec<Row> = table
+        .iter()
+        .map(|(name, outcomes)| Row {
+            name,
+            outcomes: outcomes.iter().collect(),
+            run: None,
+        })
+        .collect();
     // Only a full run of the whole series is the matrix cover letters quote.
     if filters.is_empty()
         && drivers == Driver::ALL
         && ctx.variant.is_none()
         && ctx.without.is_empty()
     {
-        record_matrix(ctx, &table, passed, failed)?;
+        record_matrix(ctx, &rows, passed, failed)?;
     }
-    sum.push_str(&lane_table(ctx, &table));
+    let mut sum = summary(ctx, &rows, drivers.len() > 1);
     let _ = writeln!(
         sum,
         "# time: setup+build {:.0}s, suites {:.0}s",
@@ -204,119 +152,10 @@ pub fn run(
             accel: format!("{accel:?}"),
             commit,
         };
-        let date = crate::bench::now_utc();
-        let text = record::render(ctx, &req, &date, &kernel.release(), &sum);
-        record::write(ctx, &text)?;
-        let groups = groups(&suites, &table);
-        let block = record::readme_block(ctx, &req, &date, &groups, (passed, failed));
-        let readme_path = ctx.repo.join("README.md");
-        let readme = fs::read_to_string(&readme_path)?;
-        match record::replace_block(ctx, &readme, &block) {
-            Some(new) => {
-                fs::write(&readme_path, new)?;
-                println!("# README.md's status block rewritten");
-            }
-            None => println!("# README.md has no block for this variant: not changed"),
-        }
+        let lane = selected(&[], lanes::extra_suites(ctx.variant.as_deref()))?;
+        summary::record_runs(ctx, kernel, &req, &lane, table)?;
     }
     Ok((passed, failed))
-}
-
-/// The pass counts of `table` per platform and driver, for README; the
-/// driver-independent suites as one group of their own.
-fn groups(suites: &[&Suite], table: &[(&str, Vec<Outcome>)]) -> Vec<record::Group> {
-    let mut groups: Vec<record::Group> = Vec::new();
-    for (suite, (_, outcomes)) in suites.iter().zip(table) {
-        let shared = !suite.per_driver;
-        let name = if shared {
-            "KUnit and doctests".to_string()
-        } else {
-            vm::platform_of(suite.platform).name.to_string()
-        };
-        let i = match groups.iter().position(|g| g.name == name) {
-            Some(i) => i,
-            None => {
-                groups.push(record::Group {
-                    name,
-                    c: (0, 0),
-                    rust: (0, 0),
-                    shared,
-                });
-                groups.len() - 1
-            }
-        };
-        for o in outcomes {
-            let t = &o.tally;
-            let slot = match o.driver {
-                Some(Driver::Rust) => &mut groups[i].rust,
-                _ => &mut groups[i].c,
-            };
-            slot.0 += t.passed;
-            slot.1 += t.passed + t.failed;
-        }
-    }
-    groups
-}
-
-/// Leaves the pass counts of a full run where `cargo kmem patches --record`
-/// finds them for the cover letter (times vary from run to run; counts not).
-fn record_matrix(
-    ctx: &Ctx,
-    table: &[(&str, Vec<Outcome>)],
-    passed: usize,
-    failed: usize,
-) -> Result<()> {
-    let w = table
-        .iter()
-        .map(|(n, _)| n.len())
-        .max()
-        .unwrap_or(0)
-        .max(22);
-    let mut s = format!("{:<w$} {:>8} {:>10}\n", "suite", "C kmem", "Rust kmem");
-    for (name, outcomes) in table {
-        let cell = |o: &Outcome| format!("{}/{}", o.tally.passed, o.tally.passed + o.tally.failed);
-        match &outcomes[..] {
-            [c, r] => s.push_str(&format!("{name:<w$} {:>8} {:>10}\n", cell(c), cell(r))),
-            [o] => s.push_str(&format!("{name:<w$} {:>8} (driver-independent)\n", cell(o))),
-            _ => {}
-        }
-    }
-    s.push_str(&format!("total: {passed} passed, {failed} failed\n"));
-    fs::write(ctx.cache.join(crate::patches::LAST_MATRIX), s)?;
-    Ok(())
-}
-
-/// The lane's scenario table (its own suites, test by test, C and Rust) and
-/// the kernel reports of every run; without lane suites, the reports only.
-/// A driver that did not run shows "-" in the table and "not run" in the
-/// reports; a driver-independent suite's reports fill both columns.
-fn lane_table(ctx: &Ctx, table: &[(&str, Vec<Outcome>)]) -> String {
-    const NOT_RUN: &str = "not run";
-    let extra = lanes::extra_suites(ctx.variant.as_deref());
-    let mut rows = Vec::new();
-    let mut reports = Vec::new();
-    for (name, outcomes) in table {
-        if let [o] = &outcomes[..] {
-            if o.driver.is_none() {
-                reports.push((name.to_string(), o.reports.clone(), o.reports.clone()));
-                continue;
-            }
-        }
-        let of = |d| outcomes.iter().find(|o| o.driver == Some(d));
-        let (c, r) = (of(Driver::C), of(Driver::Rust));
-        if extra.iter().any(|s| s.name == *name) {
-            let tests = |o: Option<&Outcome>| o.map(|o| o.tests.clone()).unwrap_or_default();
-            rows.extend(lanes::rows(name, &tests(c), &tests(r)));
-        }
-        let rep = |o: Option<&Outcome>| o.map_or(NOT_RUN.to_string(), |o| o.reports.clone());
-        reports.push((name.to_string(), rep(c), rep(r)));
-    }
-    let quiet = |s: &str| s == "none" || s == NOT_RUN;
-    if rows.is_empty() && reports.iter().all(|(_, c, r)| quiet(c) && quiet(r)) {
-        return "# kernel reports (KASAN, lockdep, kmemleak, WARN, BUG, Oops, panic, hang): none\n"
-            .into();
-    }
-    lanes::render(&rows, &reports)
 }
 
 /// The machine `suite` boots: its platform, with the suite's own `memmap=`.
@@ -443,18 +282,6 @@ mod tests {
         assert_eq!(
             selected(&["faults".into()], lane).unwrap()[0].name,
             "faults"
-        );
-    }
-
-    #[test]
-    fn differences_between_drivers() {
-        assert!(differences(&[true, true], &[true, true]).is_empty());
-        assert_eq!(
-            differences(&[true, false, true], &[true, true]),
-            vec![
-                "test 2: C not ok, Rust ok".to_string(),
-                "test 3: C ok, Rust missing".to_string()
-            ]
         );
     }
 }

@@ -11,6 +11,7 @@ use std::fs;
 use std::path::PathBuf;
 use std::process::Command;
 
+use super::store::{self, Store};
 use crate::ctx::Ctx;
 use crate::run;
 
@@ -59,8 +60,13 @@ pub fn path(ctx: &Ctx) -> PathBuf {
     ctx.repo.join(DIR).join(name)
 }
 
+/// The store of `variant`'s recorded outcomes, beside its results file.
+pub fn store_path(ctx: &Ctx) -> PathBuf {
+    path(ctx).with_extension("json")
+}
+
 /// The command line that reproduces the run.
-fn command(ctx: &Ctx, req: &Request) -> String {
+pub fn command(ctx: &Ctx, req: &Request) -> String {
     let mut cmd = String::new();
     for k in &req.knobs {
         let _ = write!(cmd, "{k} ");
@@ -80,9 +86,9 @@ fn command(ctx: &Ctx, req: &Request) -> String {
     cmd
 }
 
-/// The file's text: a header naming what produced `summary`, then `summary`.
-pub fn render(ctx: &Ctx, req: &Request, date: &str, release: &str, summary: &str) -> String {
-    let commit = &req.commit;
+/// The file's text: a header naming the runs that produced `summary` (the
+/// outcomes `store` holds, all of kernel build `build`), then `summary`.
+pub fn render(req: &Request, store: &Store, build: &str, release: &str, summary: &str) -> String {
     let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
     let mut s = String::new();
     let _ = writeln!(s, "# `cargo kmem test` results\n");
@@ -91,14 +97,36 @@ pub fn render(ctx: &Ctx, req: &Request, date: &str, release: &str, summary: &str
         "Written by `cargo kmem test --record`; do not edit. Rerun the command below to \
          update it.\n"
     );
-    let _ = writeln!(s, "- date: {date}");
-    let _ = writeln!(s, "- command: `{}`", command(ctx, req));
-    let _ = writeln!(s, "- commit (when the run began): {commit}");
-    let _ = writeln!(s, "- kernel: {release}");
-    let _ = writeln!(s, "- host: {cpus} CPUs, QEMU accelerator {}", req.accel);
-    if !req.filters.is_empty() || req.drivers.len() == 1 {
-        let _ = writeln!(s, "- partial run: only the suites and drivers named above");
+    match &store.runs[..] {
+        [run] => {
+            let _ = writeln!(s, "- date: {}", run.date);
+            let _ = writeln!(s, "- command: `{}`", run.command);
+            let _ = writeln!(s, "- commit (when the run began): {}", run.commit);
+        }
+        runs => {
+            let _ = writeln!(
+                s,
+                "- runs, merged (one kernel build; each suite names the run its \
+                 figures come from):"
+            );
+            for (i, run) in runs.iter().enumerate() {
+                let _ = writeln!(
+                    s,
+                    "  - {}: {}, `{}`, commit {}",
+                    store::run_tag(i),
+                    run.date,
+                    run.command,
+                    run.commit
+                );
+            }
+        }
     }
+    let _ = writeln!(s, "- kernel: {release}");
+    let _ = writeln!(
+        s,
+        "- kernel build: {build} (SHA-256 of bzImage and the two kmem modules)"
+    );
+    let _ = writeln!(s, "- host: {cpus} CPUs, QEMU accelerator {}", req.accel);
     let _ = writeln!(s, "\n```text\n{}```", summary);
     s
 }
@@ -126,10 +154,10 @@ fn markers(variant: Option<&str>) -> (String, String) {
 /// how they were measured, and the results file.
 pub fn readme_block(
     ctx: &Ctx,
-    req: &Request,
-    date: &str,
+    store: &Store,
     groups: &[Group],
     total: (usize, usize),
+    missing: usize,
 ) -> String {
     let (begin, end) = markers(ctx.variant.as_deref());
     let file = path(ctx);
@@ -147,12 +175,24 @@ pub fn readme_block(
             let _ = writeln!(s, "| {} | {} | {} |", g.name, cell(g.c), cell(g.rust));
         }
     }
+    let how = match &store.runs[..] {
+        [run] => format!("`{}`, {}", run.command, run.date),
+        runs => format!(
+            "{} runs merged, the latest `{}`, {}",
+            runs.len(),
+            runs[runs.len() - 1].command,
+            runs[runs.len() - 1].date
+        ),
+    };
+    let missing = match missing {
+        0 => String::new(),
+        n => format!(" ({n} suite(s) not recorded yet)"),
+    };
     let _ = writeln!(
         s,
-        "\n{} passed, {} failed; `{}`, {date}; every suite and the kernel reports: [`{rel}`]({rel}).",
+        "\n{} passed, {} failed{missing}; {how}; every suite and the kernel reports: [`{rel}`]({rel}).",
         total.0,
         total.1,
-        command(ctx, req)
     );
     let _ = writeln!(s, "{end}");
     s
@@ -233,7 +273,8 @@ mod tests {
                 shared: true,
             },
         ];
-        let block = readme_block(&ctx, &req, "2026-12-04T18:00:00Z", &groups, (23, 1));
+        let store = one_run(&req, &ctx);
+        let block = readme_block(&ctx, &store, &groups, (23, 1), 0);
         assert!(block.contains("| pmem | 10/10 | 9/10 |\n"));
         assert!(block.contains("| KUnit | 4/4 (driver-independent) | |\n"));
         assert!(
@@ -248,6 +289,31 @@ mod tests {
         assert!(replace_block(&ctx, "no markers\n", &block).is_none());
         // Another variant's block is not this one's.
         assert!(replace_block(&ctx, &readme.replace("test:", "test-debug:"), &block).is_none());
+        // Merged runs: the latest named, and the suites still missing.
+        let mut two = one_run(&req, &ctx);
+        two.runs.push(store::Run {
+            date: "2026-12-05T01:00:00Z".into(),
+            command: "cargo kmem test -f cxl --record".into(),
+            commit: "def".into(),
+        });
+        let block = readme_block(&ctx, &two, &groups, (23, 0), 3);
+        assert!(block.contains(
+            "23 passed, 0 failed (3 suite(s) not recorded yet); 2 runs merged, the latest \
+             `cargo kmem test -f cxl --record`, 2026-12-05T01:00:00Z;"
+        ));
+    }
+
+    /// A store of one run of `req`.
+    fn one_run(req: &Request, ctx: &Ctx) -> Store {
+        Store {
+            build: "k".into(),
+            runs: vec![store::Run {
+                date: "2026-12-04T18:00:00Z".into(),
+                command: command(ctx, req),
+                commit: req.commit.clone(),
+            }],
+            entries: Vec::new(),
+        }
     }
 
     #[test]
@@ -255,16 +321,22 @@ mod tests {
         assert!(path(&ctx(None)).ends_with("tools/kmem-rs/results/test.md"));
         assert!(path(&ctx(Some("debug"))).ends_with("tools/kmem-rs/results/test-debug.md"));
         let req = full_run();
-        let text = render(
-            &ctx(None),
-            &req,
-            "2026-12-04T18:00:00Z",
-            "7.3.4+",
-            "1 passed, 0 failed\n",
-        );
+        let mut store = one_run(&req, &ctx(None));
+        let text = render(&req, &store, "k", "7.3.4+", "1 passed, 0 failed\n");
         assert!(text.contains("- date: 2026-12-04T18:00:00Z\n"));
+        assert!(text.contains("- command: `cargo kmem test --record`\n"));
         assert!(text.contains("- kernel: 7.3.4+\n"));
-        assert!(!text.contains("partial run"));
+        assert!(text.contains("- kernel build: k "));
         assert!(text.ends_with("```text\n1 passed, 0 failed\n```\n"));
+        store.runs.push(store.runs[0].clone());
+        let text = render(&req, &store, "k", "7.3.4+", "");
+        assert!(
+            text.contains("  - B: 2026-12-04T18:00:00Z, `cargo kmem test --record`, commit abc\n")
+        );
+        assert!(!text.contains("- date:"));
+        assert!(path(&ctx(None))
+            .with_extension("json")
+            .ends_with("results/test.json"));
+        assert!(store_path(&ctx(Some("debug"))).ends_with("results/test-debug.json"));
     }
 }

@@ -7,7 +7,8 @@
 #     onlined at probe; /proc/iomem, MemTotal and the memory blocks checked
 #     after every step;
 #   - state cycles through online, online_kernel, online_movable and
-#     unplugged; then writers racing on state, and readers beside them;
+#     unplugged (online_movable and unplugged only on a memory-only node,
+#     see below); then writers racing on state, and readers beside them;
 #   - hostile writes to state: a fixed corpus, and a generated one;
 #   - unbind while online (stuck until reboot), unload and reload after it;
 #   - kmemleak clean before that last scenario (when the kernel has kmemleak).
@@ -68,6 +69,24 @@ ktap_set_plan "$plan"
 # --- setup: away from device_dax, once through kmem for the sizes -------------
 kmem_baseline
 
+# On a memory-only node (no memory but the device's: an HMEM or CXL node),
+# online_pages() starts the node's kswapd and kcompactd when its first
+# memory comes online, and their task structs and stacks are allocated on
+# the node: in a kernel zone, in the device's memory. offline_pages() cannot
+# migrate them and stops the threads only once the node has no memory left,
+# so after online or online_kernel the memory stays until reboot, on either
+# driver. There the cycles and the race keep to online_movable and unplugged.
+NODE=$(cat "$DAX_BASE/$DAX/target_node")
+has_memory=$(cat /sys/devices/system/node/has_memory)
+memory_only=1
+for r in ${has_memory//,/ }; do
+	[ "${r%-*}" -le "$NODE" ] && [ "$NODE" -le "${r#*-}" ] && memory_only=0
+done
+if [ "$memory_only" = 1 ]; then
+	TYPES=(online_movable)
+	ktap_print_msg "node $NODE has no memory but $DAX's (has_memory $has_memory): states online_movable and unplugged only"
+fi
+
 # --- 1. bind/unbind cycles ------------------------------------------------------
 # Even cycles probe with the memory left offline (this kernel's default);
 # odd cycles with auto_online_blocks=online_movable, so probe onlines it and
@@ -122,7 +141,7 @@ kmem_reload_test "bind/unbind cycles"
 # --- 2. state cycles ------------------------------------------------------------
 fails=0 first="" retries=0 t0=$SECONDS
 for ((i = 0; i < CYCLES; i++)); do
-	t=${TYPES[i % 3]}
+	t=${TYPES[i % ${#TYPES[@]}]}
 	r=$(dax_write "$HP" "$t")
 	why=""
 	[ "$r" = ok ] || why="cycle $((i + 1)): $t: $r"
@@ -166,9 +185,9 @@ for w in 1 2 3 4; do
 	(
 		RANDOM=$w
 		end=$((SECONDS + RACE_SECS))
-		vals=(online online_kernel online_movable unplugged)
+		vals=("${TYPES[@]}" unplugged)
 		while [ "$SECONDS" -lt "$end" ]; do
-			dax_write "$HP" "${vals[RANDOM % 4]}"
+			dax_write "$HP" "${vals[RANDOM % ${#vals[@]}]}"
 		done > "$race/w$w"
 	) &
 done
@@ -204,7 +223,7 @@ done
 rm -rf "$race"
 bad_reads=""
 for v in $(tr ' ' '\n' <<< "$rstates" | sort -u); do
-	case " online online_kernel online_movable unplugged $st0 " in
+	case " ${TYPES[*]} unplugged $st0 " in
 	*" $v "*) ;;
 	*) bad_reads+=" $v" ;;
 	esac
