@@ -82,7 +82,21 @@ pub fn run(
         kernel.release()
     );
     let accel = vm::accel(ctx, kernel)?;
-    let commit = record::commit(ctx);
+    // `--record` merges each suite's outcomes into the store as soon as
+    // they are in, so a run cut short keeps the suites it finished.
+    let req = record::Request {
+        filters,
+        drivers: &names,
+        knobs: record::knobs_set(),
+        accel: format!("{accel:?}"),
+        commit: record::commit(ctx),
+    };
+    let this_run = store::Run {
+        date: crate::bench::now_utc(),
+        command: record::command(ctx, &req),
+        commit: req.commit.clone(),
+    };
+    let lane = selected(&[], lanes::extra_suites(ctx.variant.as_deref()))?;
     let started = Instant::now();
     println!("TAP version 13");
     let plan: usize = suites
@@ -117,6 +131,10 @@ pub fn run(
             // A difference is a failure of its own: the C driver is the oracle.
             failed += diff.len();
         }
+        if record {
+            let new = vec![(suite.name, outcomes.clone())];
+            summary::record_runs(ctx, kernel, &req, &this_run, &lane, new)?;
+        }
         table.push((suite.name, outcomes));
     }
     let rows: Vec<Row> = table
@@ -145,15 +163,7 @@ pub fn run(
     let _ = writeln!(sum, "{passed} passed, {failed} failed");
     print!("{sum}");
     if record {
-        let req = record::Request {
-            filters,
-            drivers: &names,
-            knobs: record::knobs_set(),
-            accel: format!("{accel:?}"),
-            commit,
-        };
-        let lane = selected(&[], lanes::extra_suites(ctx.variant.as_deref()))?;
-        summary::record_runs(ctx, kernel, &req, &lane, table)?;
+        println!("# recorded in {}", record::path(ctx).display());
     }
     Ok((passed, failed))
 }

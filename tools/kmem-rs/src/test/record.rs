@@ -213,7 +213,6 @@ pub fn write(ctx: &Ctx, text: &str) -> Result<()> {
     let path = path(ctx);
     fs::create_dir_all(path.parent().expect("results file has a directory"))?;
     fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
-    println!("# recorded in {}", path.display());
     Ok(())
 }
 

@@ -87,7 +87,8 @@ pub fn save(path: &Path, store: &Store) -> Result<()> {
 
 impl Store {
     /// `old` with the outcomes of `run` (`new`, on kernel build `build`) in
-    /// place of the same suites' on the same drivers. `old` is dropped
+    /// place of the same suites' on the same drivers; `run` may already be
+    /// in `old`, with outcomes of other suites. `old` is dropped
     /// whole when it holds another build. Outcomes of suites not in
     /// `order` (the lane's suites, in the order they run) are dropped too,
     /// and runs no outcome comes from any more. Entries follow `order`,
@@ -118,8 +119,14 @@ impl Store {
         store
             .entries
             .retain(|e| order.contains(&e.suite.as_str()) && !runs_here(e));
-        store.runs.push(run);
-        let id = store.runs.len() - 1;
+        // A run merged suite by suite is one run.
+        let id = match store.runs.iter().position(|r| *r == run) {
+            Some(i) => i,
+            None => {
+                store.runs.push(run);
+                store.runs.len() - 1
+            }
+        };
         store
             .entries
             .extend(new.into_iter().map(|(suite, outcome)| Entry {
@@ -220,6 +227,16 @@ mod tests {
         assert_eq!(t[1].1[0].run, 1);
         assert_eq!(t[0].1[1].outcome.driver, Some(Driver::Rust));
         assert_eq!(t[2].1[0].run, 0);
+    }
+
+    #[test]
+    fn a_run_merged_suite_by_suite_is_one_run() {
+        let (s, _) = Store::merge(None, "k1", run("r1"), both("a", 2), ORDER);
+        let (s, _) = Store::merge(Some(s), "k1", run("r2"), both("a", 3), ORDER);
+        let (s, _) = Store::merge(Some(s), "k1", run("r2"), both("b", 1), ORDER);
+        assert_eq!(s.runs, vec![run("r2")]);
+        assert!(s.entries.iter().all(|e| e.run == 0));
+        assert_eq!(s.entries.len(), 4);
     }
 
     #[test]

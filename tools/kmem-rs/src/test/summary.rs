@@ -111,23 +111,18 @@ fn totals(rows: &[Row]) -> (usize, usize) {
     (passed, failed)
 }
 
-/// `--record`: merges this run's outcomes into the variant's store, then
+/// `--record`: merges outcomes of `run` into the variant's store, then
 /// writes the results file and README's block from everything the store
-/// holds.
+/// holds. Called after each suite.
 pub fn record_runs(
     ctx: &Ctx,
     kernel: &Kernel,
     req: &record::Request,
+    run: &store::Run,
     lane: &[&'static Suite],
     table: Vec<(&'static str, Vec<Outcome>)>,
 ) -> Result<()> {
     let order: Vec<&'static str> = lane.iter().map(|s| s.name).collect();
-    let date = crate::bench::now_utc();
-    let run = store::Run {
-        date: date.clone(),
-        command: record::command(ctx, req),
-        commit: req.commit.clone(),
-    };
     let new = table
         .into_iter()
         .flat_map(|(name, os)| os.into_iter().map(move |o| (name.to_string(), o)))
@@ -145,7 +140,7 @@ pub fn record_runs(
         None
     };
     let build = store::build_id(kernel)?;
-    let (merged, dropped) = store::Store::merge(old, &build, run, new, &order);
+    let (merged, dropped) = store::Store::merge(old, &build, run.clone(), new, &order);
     if let Some(why) = dropped {
         println!("# earlier record dropped: {why}");
     }
@@ -192,13 +187,18 @@ pub fn record_runs(
     let block = record::readme_block(ctx, &merged, &groups, (passed, failed), missing.len());
     let readme_path = ctx.repo.join("README.md");
     let readme = fs::read_to_string(&readme_path)?;
-    match record::replace_block(ctx, &readme, &block) {
+    let readme_note = match record::replace_block(ctx, &readme, &block) {
         Some(new) => {
             fs::write(&readme_path, new)?;
-            println!("# README.md's status block rewritten");
+            "README.md's block rewritten"
         }
-        None => println!("# README.md has no block for this variant: not changed"),
-    }
+        None => "README.md has no block for this variant",
+    };
+    println!(
+        "# recorded: {passed} passed, {failed} failed over {} suite(s) in {}; {readme_note}",
+        table.len(),
+        record::path(ctx).display()
+    );
     Ok(())
 }
 
