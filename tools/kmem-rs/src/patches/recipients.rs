@@ -1,8 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0-only
 //! Who gets each series: scripts/get_maintainer.pl over its patches, the
-//! people (maintainers, reviewers) as To: and the mailing lists as Cc:, the
-//! split `b4 prep --auto-to-cc` makes, and the generated `recipients.txt`
-//! that lists them, union and per patch.
+//! people (maintainers, reviewers) of the files a patch touches as To: and
+//! the mailing lists as Cc:, the split `b4 prep --auto-to-cc` makes, and the
+//! generated `recipients.txt` that lists them, union and per patch.
+//!
+//! People get_maintainer.pl names only through a `K:` keyword of an entry
+//! (RUST's `\b(?i:rust)\b` matches any patch whose text says "Rust") are
+//! Cc:, not To:: the patch does not touch their files, it mentions them.
 
 use anyhow::Result;
 use std::path::PathBuf;
@@ -19,32 +23,49 @@ pub struct Recipients {
     pub cc: Vec<String>,
 }
 
+/// One line of get_maintainer.pl output with roles: who, and the roles.
+fn split(line: &str) -> (&str, &str) {
+    match line.find(" (") {
+        Some(at) if line.ends_with(')') => (&line[..at], &line[at + 2..line.len() - 1]),
+        _ => (line, ""),
+    }
+}
+
 impl Recipients {
-    /// Parses get_maintainer.pl output with roles, leaving out the
-    /// addresses in `exclude` (the series' own identities).
-    pub fn parse(text: &str, exclude: &[&str]) -> Self {
+    /// Parses get_maintainer.pl output with roles (`text`), leaving out the
+    /// addresses in `exclude` (the series' own identities). `by_file` is
+    /// the output of the same run with `--no-keywords`: a person `text`
+    /// names and `by_file` does not is Cc:.
+    pub fn parse(text: &str, by_file: &str, exclude: &[&str]) -> Self {
         let mut r = Recipients::default();
-        r.add(text, exclude);
+        r.add(text, by_file, exclude);
         r
     }
 
-    /// Adds the recipients of get_maintainer.pl output `text`.
-    fn add(&mut self, text: &str, exclude: &[&str]) {
-        for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
-            let (who, role) = match line.find(" (") {
-                Some(at) if line.ends_with(')') => (&line[..at], &line[at + 2..line.len() - 1]),
-                _ => (line, ""),
-            };
-            if exclude.iter().any(|me| who.contains(me)) {
+    /// Adds the recipients of get_maintainer.pl output `text` (`by_file`:
+    /// see [`Recipients::parse`]). To: wins over Cc: across patches.
+    fn add(&mut self, text: &str, by_file: &str, exclude: &[&str]) {
+        let lines = |t: &'_ str| -> Vec<String> {
+            t.lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .map(str::to_string)
+                .collect()
+        };
+        let files: Vec<String> = lines(by_file)
+            .iter()
+            .map(|l| split(l).0.to_string())
+            .collect();
+        for line in lines(text) {
+            let (who, role) = split(&line);
+            if exclude.iter().any(|me| who.contains(me)) || self.to.iter().any(|x| x == who) {
                 continue;
             }
-            let person = !role.contains("list");
-            if self.to.iter().any(|x| x == who) || self.cc.iter().any(|x| x == who) {
-                continue;
-            }
-            if person {
+            let to = !role.contains("list") && files.iter().any(|f| f == who);
+            if to {
+                self.cc.retain(|x| x != who);
                 self.to.push(who.to_string());
-            } else {
+            } else if !self.cc.iter().any(|x| x == who) {
                 self.cc.push(who.to_string());
             }
         }
@@ -87,23 +108,28 @@ pub fn recipients(
     let mut all = Recipients::default();
     let mut each = Vec::new();
     for p in patches {
-        let mut c = command("perl");
-        c.current_dir(ctx.src())
-            .args([
-                "scripts/get_maintainer.pl",
-                "--no-git",
-                "--no-git-fallback",
-                "--rolestats",
-            ])
-            .arg(p);
-        let text = output(&mut c, "scripts/get_maintainer.pl")?;
-        all.add(&text, exclude);
+        let run = |extra: &[&str]| {
+            let mut c = command("perl");
+            c.current_dir(ctx.src())
+                .args([
+                    "scripts/get_maintainer.pl",
+                    "--no-git",
+                    "--no-git-fallback",
+                    "--rolestats",
+                ])
+                .args(extra)
+                .arg(p);
+            output(&mut c, "scripts/get_maintainer.pl")
+        };
+        let text = run(&[])?;
+        let by_file = run(&["--no-keywords"])?;
+        all.add(&text, &by_file, exclude);
         let name = p
             .file_name()
             .unwrap_or_default()
             .to_string_lossy()
             .to_string();
-        each.push((name, Recipients::parse(&text, exclude)));
+        each.push((name, Recipients::parse(&text, &by_file, exclude)));
     }
     Ok((all, each))
 }
@@ -121,7 +147,11 @@ mod tests {
                     nvdimm@lists.linux.dev (open list:DEVICE DIRECT ACCESS (DAX))\n\
                     linux-kernel@vger.kernel.org (open list)\n\
                     nvdimm@lists.linux.dev (open list:DEVICE DIRECT ACCESS (DAX) KMEM [RUST])\n";
-        let r = Recipients::parse(text, &["kmem-rs@lists.example.org", "jane@kernel.org"]);
+        let r = Recipients::parse(
+            text,
+            text,
+            &["kmem-rs@lists.example.org", "jane@kernel.org"],
+        );
         assert_eq!(
             r.to,
             vec![
@@ -140,15 +170,43 @@ mod tests {
     /// is named once, in To:.
     #[test]
     fn recipients_union() {
-        let mut r = Recipients::parse(
-            "Danilo Krummrich <dakr@kernel.org> (reviewer:RUST)\nrust-for-linux@vger.kernel.org (open list:RUST)\n",
-            &[],
-        );
-        r.add(
-            "Danilo Krummrich <dakr@kernel.org> (maintainer:DRIVER CORE, KOBJECTS, DEBUGFS AND SYSFS)\nrust-for-linux@vger.kernel.org (open list:RUST)\n",
-            &[],
-        );
+        let a = "Danilo Krummrich <dakr@kernel.org> (reviewer:RUST)\nrust-for-linux@vger.kernel.org (open list:RUST)\n";
+        let mut r = Recipients::parse(a, a, &[]);
+        let b = "Danilo Krummrich <dakr@kernel.org> (maintainer:DRIVER CORE, KOBJECTS, DEBUGFS AND SYSFS)\nrust-for-linux@vger.kernel.org (open list:RUST)\n";
+        r.add(b, b, &[]);
         assert_eq!(r.to, vec!["Danilo Krummrich <dakr@kernel.org>"]);
         assert_eq!(r.cc, vec!["rust-for-linux@vger.kernel.org"]);
+    }
+
+    /// Named only through a keyword (not by --no-keywords): Cc:, until a
+    /// patch touches their files.
+    #[test]
+    fn keyword_only_people_are_cc() {
+        let mm = "Andrew Morton <akpm@linux-foundation.org> (maintainer:MEMORY MANAGEMENT)\n\
+                  Miguel Ojeda <ojeda@kernel.org> (maintainer:RUST)\n\
+                  linux-mm@kvack.org (open list:MEMORY MANAGEMENT)\n\
+                  rust-for-linux@vger.kernel.org (open list:RUST)\n";
+        let mm_files = "Andrew Morton <akpm@linux-foundation.org> (maintainer:MEMORY MANAGEMENT)\n\
+                        linux-mm@kvack.org (open list:MEMORY MANAGEMENT)\n";
+        let mut r = Recipients::parse(mm, mm_files, &[]);
+        assert_eq!(r.to, vec!["Andrew Morton <akpm@linux-foundation.org>"]);
+        assert_eq!(
+            r.cc,
+            vec![
+                "Miguel Ojeda <ojeda@kernel.org>",
+                "linux-mm@kvack.org",
+                "rust-for-linux@vger.kernel.org"
+            ]
+        );
+        let rust = "Miguel Ojeda <ojeda@kernel.org> (maintainer:RUST)\n";
+        r.add(rust, rust, &[]);
+        assert_eq!(
+            r.to,
+            vec![
+                "Andrew Morton <akpm@linux-foundation.org>",
+                "Miguel Ojeda <ojeda@kernel.org>"
+            ]
+        );
+        assert!(!r.cc.iter().any(|c| c.contains("ojeda")));
     }
 }
