@@ -11,6 +11,7 @@
 use anyhow::{bail, Context, Result};
 use std::collections::BTreeSet;
 use std::fs;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -25,6 +26,30 @@ use crate::series::Series;
 /// checkpatch check's `--strict` and warning types.
 const CHECK_CMD: &str =
     "./scripts/checkpatch.pl -q --terse --no-summary --mailback --showfile --strict --show-types";
+
+/// b4's get_maintainer.pl command (its default, `send-auto-to-cmd`) with
+/// the rule of `cargo kmem patches` (src/patches/recipients.rs): To: are
+/// the people of the files a patch touches, not those a `K:` keyword names.
+const GET_MAINTAINER: &str =
+    "scripts/get_maintainer.pl --nogit --nogit-fallback --nogit-chief-penguins --norolestats";
+
+/// b4's `send-auto-cc-cmd` under the same rule: its default (the lists and
+/// the reviewers, without maintainers), and the people only a keyword
+/// names. b4 gives it the patch on standard input, in the tree's top.
+fn auto_cc_script() -> String {
+    format!(
+        "#!/bin/sh\n\
+         # Written by `cargo kmem check -f b4`: b4's Cc: as `cargo kmem patches` makes it.\n\
+         set -e\n\
+         p=$(mktemp -d)\n\
+         trap 'rm -rf \"$p\"' EXIT\n\
+         cat > \"$p/patch\"\n\
+         {GET_MAINTAINER} --nom \"$p/patch\"\n\
+         {GET_MAINTAINER} --nol \"$p/patch\" | sort > \"$p/all\"\n\
+         {GET_MAINTAINER} --nol --no-keywords \"$p/patch\" | sort > \"$p/files\"\n\
+         comm -23 \"$p/all\" \"$p/files\"\n"
+    )
+}
 
 /// Warning types the checkpatch check waives here too: the base tree is a
 /// tarball without history (`Fixes:` ids are unknown to it), and new files
@@ -181,12 +206,19 @@ fn clone(ctx: &Ctx, series: &Series) -> Result<PathBuf> {
         )?;
     }
     let me = &series.identity;
+    let cc_cmd = dir.join(".git/kmem-rs-auto-cc");
+    fs::write(&cc_cmd, auto_cc_script())?;
+    fs::set_permissions(&cc_cmd, fs::Permissions::from_mode(0o755))?;
+    let to_cmd = format!("{GET_MAINTAINER} --nol --no-keywords");
+    let cc_cmd = cc_cmd.display().to_string();
     for (k, v) in [
         ("user.name", me.name.as_str()),
         ("user.email", me.email.as_str()),
         // b4 send -o never sends; without an SMTP setting it asks for its web endpoint.
         ("sendemail.smtpserver", "/bin/false"),
         ("b4.prep-perpatch-check-cmd", CHECK_CMD),
+        ("b4.send-auto-to-cmd", to_cmd.as_str()),
+        ("b4.send-auto-cc-cmd", cc_cmd.as_str()),
     ] {
         stdout(git(&dir).args(["config", k, v]), "git config")?;
     }
