@@ -21,6 +21,8 @@
 #   DAX_KMEM_STRESS_CYCLES=200      bind/unbind cycles, and state cycles
 #   DAX_KMEM_STRESS_RACE_SECS=30    how long the writers race
 #   DAX_KMEM_STRESS_WRITES=10000    generated hostile writes
+#   DAX_KMEM_TEST_AUTOBIND=0        1: loading kmem binds the device (of a
+#                                   kmem-type region, as CXL RAM regions are)
 #   DAX_KMEM_TEST_KMEMLEAK=auto     1: the kmemleak check must run; 0: not
 #                                   planned; auto: SKIP without kmemleak
 #
