@@ -1,12 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0-only
 //! Debian packages fetched through a private apt list: its own sources list,
 //! lists and cache under the kmem-rs cache, never the machine's apt sources
-//! or dpkg state. Used for the base kernel and the CXL platform's QEMU.
+//! or dpkg state. Used for the base kernel, the CXL platform's QEMU and
+//! ndctl, and the `msrv` check's rustc; the last ones are unpacked (never
+//! installed) into the cache by [`unpack`], and the trixie ones run through
+//! trixie's own loader by [`loader_wrapper`] scripts.
 
 use anyhow::{bail, Context, Result};
 use sha2::{Digest, Sha256};
 use std::fs;
 use std::io::Read;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use crate::ctx::{Ctx, VERSIONS_FILE};
@@ -181,6 +185,78 @@ pub fn stamp_text(packages: &[Package]) -> String {
         .collect()
 }
 
+/// Where an unpack keeps its loader and libraries.
+pub const LIBDIR: &str = "usr/lib/x86_64-linux-gnu";
+
+/// Written last into a complete, verified unpack.
+const STAMP: &str = ".kmem-rs-unpacked";
+
+/// Whether `root` holds a complete, verified unpack of exactly `packages`.
+pub fn is_unpacked(root: &Path, packages: &[Package]) -> bool {
+    fs::read_to_string(root.join(STAMP)).ok() == Some(stamp_text(packages))
+}
+
+/// Unpacks `debs`, the .debs of `packages`, beside `root` and moves them
+/// in place only once `works` accepts the new unpack (its argument is where
+/// the unpack lies then); the stamp is written last. Until then an earlier
+/// unpack in `root` is left as it was. `what` names the log.
+pub fn unpack(
+    ctx: &Ctx,
+    what: &str,
+    root: &Path,
+    debs: &[PathBuf],
+    packages: &[Package],
+    works: impl Fn(&Path) -> Result<()>,
+) -> Result<()> {
+    let tmp = root.with_extension("unpacking");
+    let _ = fs::remove_dir_all(&tmp);
+    fs::create_dir_all(&tmp)?;
+    let log = ctx.log(&format!("{what}-unpack"))?;
+    for deb in debs {
+        let name = deb.file_name().unwrap_or_default().to_string_lossy();
+        Step::new(&format!("unpack {name}"), &log)
+            .run_ok(command("dpkg-deb").arg("-x").arg(deb).arg(&tmp))?;
+    }
+    works(&tmp).context("the new unpack does not work; any earlier one is kept")?;
+    fs::write(tmp.join(STAMP), stamp_text(packages))?;
+    if root.exists() {
+        fs::remove_dir_all(root)?;
+    }
+    fs::rename(&tmp, root)?;
+    Ok(())
+}
+
+/// The wrapper script of `tool` (`<unpack>/bin/TOOL`): runs the unpack's
+/// `usr/bin/TOOL` through the unpack's own loader with its libraries first,
+/// for tools of a newer Debian than the machine's. `what` says whose tool
+/// it is, `section` where versions.toml pins it. It finds the unpack from
+/// its own path, so an unpack can be tried before it is moved in place.
+pub fn loader_wrapper(tool: &str, what: &str, section: &str) -> String {
+    format!(
+        "#!/bin/sh\n\
+         # kmem-rs: {tool} of {what}, run through trixie's own\n\
+         # loader: it needs a newer glibc than the machine's. See versions.toml [{section}].\n\
+         root=$(dirname \"$(dirname \"$(readlink -f \"$0\")\")\")\n\
+         lib=\"$root/{LIBDIR}\"\n\
+         exec \"$lib/ld-linux-x86-64.so.2\" --library-path \"$lib\" \"$root/usr/bin/{tool}\" \"$@\"\n"
+    )
+}
+
+/// Writes `text(tool)` as the executable `root/bin/TOOL` of each of
+/// `tools`, where it differs.
+pub fn write_wrappers(root: &Path, tools: &[&str], text: impl Fn(&str) -> String) -> Result<()> {
+    fs::create_dir_all(root.join("bin"))?;
+    for tool in tools {
+        let path = root.join("bin").join(tool);
+        let text = text(tool);
+        if fs::read_to_string(&path).ok().as_deref() != Some(text.as_str()) {
+            fs::write(&path, &text)?;
+            fs::set_permissions(&path, fs::Permissions::from_mode(0o755))?;
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -209,6 +285,30 @@ mod tests {
             fs::read_to_string(dir.join("etc/sources.list")).unwrap(),
             "deb http://example.invalid x main\n"
         );
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// The wrapper finds its unpack from its own path, wherever that is: a
+    /// stand-in loader prints what it was asked to run.
+    #[test]
+    fn wrapper_finds_its_unpack() {
+        let dir = std::env::temp_dir().join(format!("kmem-rs-wrapper-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        let lib = dir.join(LIBDIR);
+        fs::create_dir_all(&lib).unwrap();
+        let loader = lib.join("ld-linux-x86-64.so.2");
+        fs::write(&loader, "#!/bin/sh\necho \"$@\"\n").unwrap();
+        fs::set_permissions(&loader, fs::Permissions::from_mode(0o755)).unwrap();
+        write_wrappers(&dir, &["rustc", "cxl"], |t| loader_wrapper(t, "x", "y")).unwrap();
+        let root = dir.canonicalize().unwrap();
+        let r = root.display();
+        let out = capture(command(dir.join("bin/rustc")).args(["--print", "sysroot"])).unwrap();
+        assert_eq!(
+            out,
+            format!("--library-path {r}/{LIBDIR} {r}/usr/bin/rustc --print sysroot")
+        );
+        let out = capture(command(dir.join("bin/cxl")).arg("version")).unwrap();
+        assert_eq!(out, format!("--library-path {r}/{LIBDIR} {r}/usr/bin/cxl version"));
         fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -15,11 +15,10 @@
 
 use anyhow::{bail, Context, Result};
 use std::fs;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::apt::{fetch_pinned, stamp_text};
+use crate::apt::{self, fetch_pinned, loader_wrapper};
 use crate::ctx::Ctx;
 use crate::kconfig;
 use crate::run::{capture, command, Step};
@@ -27,12 +26,6 @@ use crate::toolchain;
 
 /// The tools that get a wrapper script, by their names in the unpack's usr/bin.
 const TOOLS: [&str; 3] = ["rustc", "rustdoc", "clippy-driver"];
-
-/// Where trixie's loader and libraries lie in the unpack.
-const LIBDIR: &str = "usr/lib/x86_64-linux-gnu";
-
-/// Written last into a complete, verified unpack.
-const STAMP: &str = ".kmem-rs-unpacked";
 
 /// The oldest supported toolchain, ready to use.
 pub struct Msrv {
@@ -93,19 +86,9 @@ impl Msrv {
     }
 }
 
-/// The wrapper script of `tool`: runs the unpack's `usr/bin/TOOL` through
-/// the unpack's own loader with its libraries first. It finds the unpack
-/// from its own path (`<unpack>/bin/TOOL`), so an unpack can be tried
-/// before it is moved in place.
+/// The wrapper script of `tool`: [`loader_wrapper`] for Debian's rustc.
 pub fn wrapper_script(tool: &str, rustc: &str) -> String {
-    format!(
-        "#!/bin/sh\n\
-         # kmem-rs: {tool} of Debian's rustc {rustc} (trixie), run through trixie's own\n\
-         # loader: it needs a newer glibc than the machine's. See versions.toml [msrv].\n\
-         root=$(dirname \"$(dirname \"$(readlink -f \"$0\")\")\")\n\
-         lib=\"$root/{LIBDIR}\"\n\
-         exec \"$lib/ld-linux-x86-64.so.2\" --library-path \"$lib\" \"$root/usr/bin/{tool}\" \"$@\"\n"
-    )
+    loader_wrapper(tool, &format!("Debian's rustc {rustc} (trixie)"), "msrv")
 }
 
 /// `args` with every `NAME=value` of `vars` in place of the argument that
@@ -210,14 +193,9 @@ fn root(ctx: &Ctx) -> PathBuf {
 /// each answers with the pinned release.
 fn wrappers(ctx: &Ctx, root: &Path) -> Result<()> {
     let rustc = &ctx.versions.msrv.rustc;
-    fs::create_dir_all(root.join("bin"))?;
+    apt::write_wrappers(root, &TOOLS, |tool| wrapper_script(tool, rustc))?;
     for tool in TOOLS {
         let path = root.join("bin").join(tool);
-        let text = wrapper_script(tool, rustc);
-        if fs::read_to_string(&path).ok().as_deref() != Some(text.as_str()) {
-            fs::write(&path, &text)?;
-            fs::set_permissions(&path, fs::Permissions::from_mode(0o755))?;
-        }
         let (name, want) = expected(tool, rustc);
         let got = capture(command(&path).arg("--version")).unwrap_or_default();
         if !answers(&got, name, &want) {
@@ -234,7 +212,8 @@ fn wrappers(ctx: &Ctx, root: &Path) -> Result<()> {
 fn ensure_rustc(ctx: &Ctx) -> Result<PathBuf> {
     let root = root(ctx);
     let rustc = &ctx.versions.msrv.rustc;
-    if fs::read_to_string(root.join(STAMP)).ok() == Some(stamp_text(&ctx.versions.msrv.packages)) {
+    let packages = &ctx.versions.msrv.packages;
+    if apt::is_unpacked(&root, packages) {
         match wrappers(ctx, &root) {
             Ok(()) => {
                 println!("  ✓ rustc {rustc} (msrv) in {}", root.display());
@@ -244,21 +223,7 @@ fn ensure_rustc(ctx: &Ctx) -> Result<PathBuf> {
         }
     }
     let debs = download(ctx)?;
-    let tmp = root.with_extension("unpacking");
-    let _ = fs::remove_dir_all(&tmp);
-    fs::create_dir_all(&tmp)?;
-    let log = ctx.log("msrv-unpack")?;
-    for deb in &debs {
-        let name = deb.file_name().unwrap_or_default().to_string_lossy();
-        Step::new(&format!("unpack {name}"), &log)
-            .run_ok(command("dpkg-deb").arg("-x").arg(deb).arg(&tmp))?;
-    }
-    wrappers(ctx, &tmp).context("the new unpack does not work; any earlier one is kept")?;
-    fs::write(tmp.join(STAMP), stamp_text(&ctx.versions.msrv.packages))?;
-    if root.exists() {
-        fs::remove_dir_all(&root)?;
-    }
-    fs::rename(&tmp, &root)?;
+    apt::unpack(ctx, "msrv", &root, &debs, packages, |tmp| wrappers(ctx, tmp))?;
     println!("  ✓ rustc {rustc} (msrv) unpacked in {}", root.display());
     Ok(root)
 }
@@ -415,31 +380,6 @@ mod tests {
             "exec \"$lib/ld-linux-x86-64.so.2\" --library-path \"$lib\" \"$root/usr/bin/clippy-driver\" \"$@\""
         );
         assert!(s.contains("lib=\"$root/usr/lib/x86_64-linux-gnu\""));
-    }
-
-    /// The wrapper finds its unpack from its own path, wherever that is: a
-    /// stand-in loader prints what it was asked to run.
-    #[test]
-    fn wrapper_finds_its_unpack() {
-        let dir = std::env::temp_dir().join(format!("kmem-rs-msrv-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        let lib = dir.join(LIBDIR);
-        fs::create_dir_all(&lib).unwrap();
-        fs::create_dir_all(dir.join("bin")).unwrap();
-        let loader = lib.join("ld-linux-x86-64.so.2");
-        let wrapper = dir.join("bin/rustc");
-        fs::write(&loader, "#!/bin/sh\necho \"$@\"\n").unwrap();
-        fs::write(&wrapper, wrapper_script("rustc", "1.85.1")).unwrap();
-        for f in [&loader, &wrapper] {
-            fs::set_permissions(f, fs::Permissions::from_mode(0o755)).unwrap();
-        }
-        let out = capture(command(&wrapper).args(["--print", "sysroot"])).unwrap();
-        let root = dir.canonicalize().unwrap();
-        let r = root.display();
-        assert_eq!(
-            out,
-            format!("--library-path {r}/{LIBDIR} {r}/usr/bin/rustc --print sysroot")
-        );
-        fs::remove_dir_all(&dir).unwrap();
+        assert!(s.contains("Debian's rustc 1.85.1 (trixie)"));
     }
 }

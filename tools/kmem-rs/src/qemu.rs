@@ -5,12 +5,11 @@
 //! uses; a failed fetch leaves an earlier unpacked copy as it was.
 
 use anyhow::{bail, Result};
-use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use crate::apt::{fetch_pinned, stamp_text};
+use crate::apt::{self, fetch_pinned};
 use crate::ctx::Ctx;
-use crate::run::{capture, command, Step};
+use crate::run::{capture, command};
 
 /// An unpacked QEMU: the binary, its firmware and its modules.
 #[derive(Clone, Debug)]
@@ -43,14 +42,11 @@ fn root(ctx: &Ctx) -> PathBuf {
     ctx.cache.join("qemu").join(&ctx.versions.qemu.version)
 }
 
-const STAMP: &str = ".kmem-rs-unpacked";
-
 /// The unpacked QEMU, if a complete unpack of exactly the pinned packages
 /// is in the cache.
 pub fn unpacked(ctx: &Ctx) -> Option<Qemu> {
     let root = root(ctx);
-    let stamp = fs::read_to_string(root.join(STAMP)).ok()?;
-    (stamp == stamp_text(&ctx.versions.qemu.packages)).then_some(Qemu { root })
+    apt::is_unpacked(&root, &ctx.versions.qemu.packages).then_some(Qemu { root })
 }
 
 /// The pinned QEMU, fetched and unpacked if it is not yet (or if `check`,
@@ -98,35 +94,19 @@ fn download(ctx: &Ctx) -> Result<Vec<PathBuf>> {
 /// once QEMU answers with the pinned version.
 fn unpack(ctx: &Ctx, debs: &[PathBuf]) -> Result<Qemu> {
     let root = root(ctx);
-    let tmp = root.with_extension("unpacking");
-    let _ = fs::remove_dir_all(&tmp);
-    fs::create_dir_all(&tmp)?;
-    let log = ctx.log("qemu-unpack")?;
-    for deb in debs {
-        Step::new(&format!("unpack {}", file_name(deb)), &log)
-            .run_ok(command("dpkg-deb").arg("-x").arg(deb).arg(&tmp))?;
-    }
-    let q = Qemu { root: tmp.clone() };
-    let v = capture(command(q.binary()).arg("--version")).unwrap_or_default();
     let want = &ctx.versions.qemu.version;
-    if !v.contains(&format!("version {want}")) {
-        bail!(
-            "the unpacked {} answers '{}', not QEMU {want}: a shared library of the system may be missing (ldd it)",
-            q.binary().display(),
-            first_line(&v)
-        );
-    }
-    fs::write(tmp.join(STAMP), stamp_text(&ctx.versions.qemu.packages))?;
-    if root.exists() {
-        fs::remove_dir_all(&root)?;
-    }
-    fs::rename(&tmp, &root)?;
+    apt::unpack(ctx, "qemu", &root, debs, &ctx.versions.qemu.packages, |tmp| {
+        let q = Qemu { root: tmp.into() };
+        let v = capture(command(q.binary()).arg("--version")).unwrap_or_default();
+        if !v.contains(&format!("version {want}")) {
+            bail!(
+                "the unpacked {} answers '{}', not QEMU {want}: a shared library of the system may be missing (ldd it)",
+                q.binary().display(),
+                first_line(&v)
+            );
+        }
+        Ok(())
+    })?;
     println!("  ✓ QEMU {want} unpacked in {}", root.display());
     Ok(Qemu { root })
-}
-
-fn file_name(p: &Path) -> String {
-    p.file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default()
 }
