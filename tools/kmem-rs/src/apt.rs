@@ -308,7 +308,10 @@ mod tests {
             format!("--library-path {r}/{LIBDIR} {r}/usr/bin/rustc --print sysroot")
         );
         let out = capture(command(dir.join("bin/cxl")).arg("version")).unwrap();
-        assert_eq!(out, format!("--library-path {r}/{LIBDIR} {r}/usr/bin/cxl version"));
+        assert_eq!(
+            out,
+            format!("--library-path {r}/{LIBDIR} {r}/usr/bin/cxl version")
+        );
         fs::remove_dir_all(&dir).unwrap();
     }
 }

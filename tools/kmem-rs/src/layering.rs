@@ -30,7 +30,7 @@ const LAYERS: &[&[&str]] = &[
     &["run", "versions", "kconfig", "tap", "reports"],
     &["ctx"],
     &["apt", "toolchain"],
-    &["qemu", "restricted"],
+    &["qemu", "ndctl", "restricted"],
     &["setup", "msrv"],
     &["overlay"],
     &["build"],

@@ -15,6 +15,7 @@ mod kconfig;
 #[cfg(test)]
 mod layering;
 mod msrv;
+mod ndctl;
 mod overlay;
 mod patches;
 mod qemu;

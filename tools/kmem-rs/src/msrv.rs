@@ -223,7 +223,9 @@ fn ensure_rustc(ctx: &Ctx) -> Result<PathBuf> {
         }
     }
     let debs = download(ctx)?;
-    apt::unpack(ctx, "msrv", &root, &debs, packages, |tmp| wrappers(ctx, tmp))?;
+    apt::unpack(ctx, "msrv", &root, &debs, packages, |tmp| {
+        wrappers(ctx, tmp)
+    })?;
     println!("  ✓ rustc {rustc} (msrv) unpacked in {}", root.display());
     Ok(root)
 }

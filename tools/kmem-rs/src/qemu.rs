@@ -18,6 +18,12 @@ pub struct Qemu {
 }
 
 impl Qemu {
+    /// An unpack at `root` (tests).
+    #[cfg(test)]
+    pub fn at(root: &str) -> Self {
+        Self { root: root.into() }
+    }
+
     pub fn binary(&self) -> PathBuf {
         self.root.join("usr/bin/qemu-system-x86_64")
     }
@@ -95,18 +101,25 @@ fn download(ctx: &Ctx) -> Result<Vec<PathBuf>> {
 fn unpack(ctx: &Ctx, debs: &[PathBuf]) -> Result<Qemu> {
     let root = root(ctx);
     let want = &ctx.versions.qemu.version;
-    apt::unpack(ctx, "qemu", &root, debs, &ctx.versions.qemu.packages, |tmp| {
-        let q = Qemu { root: tmp.into() };
-        let v = capture(command(q.binary()).arg("--version")).unwrap_or_default();
-        if !v.contains(&format!("version {want}")) {
-            bail!(
+    apt::unpack(
+        ctx,
+        "qemu",
+        &root,
+        debs,
+        &ctx.versions.qemu.packages,
+        |tmp| {
+            let q = Qemu { root: tmp.into() };
+            let v = capture(command(q.binary()).arg("--version")).unwrap_or_default();
+            if !v.contains(&format!("version {want}")) {
+                bail!(
                 "the unpacked {} answers '{}', not QEMU {want}: a shared library of the system may be missing (ldd it)",
                 q.binary().display(),
                 first_line(&v)
             );
-        }
-        Ok(())
-    })?;
+            }
+            Ok(())
+        },
+    )?;
     println!("  ✓ QEMU {want} unpacked in {}", root.display());
     Ok(Qemu { root })
 }

@@ -10,9 +10,9 @@ use std::path::{Path, PathBuf};
 
 use crate::apt::{sha256_file, Pinned, PrivateApt};
 use crate::ctx::Ctx;
-use crate::qemu;
 use crate::run::{self, capture, command, Step};
 use crate::toolchain::{bindgen_path, make, vng_path, RUSTC};
+use crate::{ndctl, qemu};
 
 /// Tag of the imported base commit in the source tree.
 pub const BASE_TAG: &str = "kmem-rs-base";
@@ -43,6 +43,8 @@ pub fn install(ctx: &Ctx, check: bool) -> Result<()> {
     step("virtme-ng", venv(ctx, check))?;
     step("base kernel", source(ctx, check))?;
     step("QEMU (CXL platform)", qemu::ensure(ctx, check).map(drop))?;
+    let tools = format!("ndctl {} (CXL platform)", ctx.versions.ndctl.version);
+    step(&tools, ndctl::ensure(ctx, check).map(drop))?;
     if !problems.is_empty() {
         bail!(
             "setup is incomplete ({}); run `cargo kmem setup`",

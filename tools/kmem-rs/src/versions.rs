@@ -13,7 +13,18 @@ pub struct Versions {
     pub docs: Docs,
     pub b4: B4,
     pub qemu: Qemu,
+    pub ndctl: Ndctl,
     pub msrv: Msrv,
+}
+
+/// The CXL platform's ndctl, cxl and daxctl: Debian packages unpacked into
+/// the cache, run through their own loader.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Ndctl {
+    pub version: String,
+    pub apt_source: String,
+    pub packages: Vec<Package>,
 }
 
 /// The `msrv` check's toolchain: the oldest rustc and bindgen the base tree
@@ -97,7 +108,11 @@ impl Versions {
         if v.base.tree.len() != 40 || !v.base.tree.bytes().all(|b| b.is_ascii_hexdigit()) {
             bail!("base.tree must be a 40-hex-digit git tree id");
         }
-        for (section, packages) in [("qemu", &v.qemu.packages), ("msrv", &v.msrv.packages)] {
+        for (section, packages) in [
+            ("qemu", &v.qemu.packages),
+            ("ndctl", &v.ndctl.packages),
+            ("msrv", &v.msrv.packages),
+        ] {
             for p in packages {
                 if !is_sha256(&p.sha256) {
                     bail!("{section} package {}: sha256 must be 64 hex digits", p.name);
@@ -159,6 +174,35 @@ mod tests {
         names.dedup();
         assert_eq!(names.len(), m.packages.len(), "a package is pinned twice");
         assert!(m.apt_source.contains(" trixie main"));
+    }
+
+    #[test]
+    fn ndctl_packages_are_the_pinned_release() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("versions.toml");
+        let v = Versions::load(&path).unwrap();
+        let n = &v.ndctl;
+        // Every package built from Debian's ndctl source is of the pinned release.
+        for name in [
+            "ndctl",
+            "daxctl",
+            "cxl",
+            "libndctl6",
+            "libdaxctl1",
+            "libcxl1",
+        ] {
+            let p = n.packages.iter().find(|p| p.name == name).unwrap();
+            assert!(
+                p.version.starts_with(&format!("{}-", n.version)),
+                "{name} {}",
+                p.version
+            );
+        }
+        let mut names: Vec<&str> = n.packages.iter().map(|p| p.name.as_str()).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), n.packages.len(), "a package is pinned twice");
+        assert!(names.contains(&"libc6"), "the loader comes with libc6");
+        assert!(n.apt_source.contains(" trixie main"));
     }
 
     #[test]

@@ -14,16 +14,16 @@ use std::time::Duration;
 
 use crate::build::{Driver, Kernel};
 use crate::ctx::Ctx;
-use crate::qemu;
 use crate::run::{self, capture, command, Outcome, Step};
 use crate::toolchain;
+use crate::{ndctl, qemu};
 
 mod platform;
 
-use platform::platform_args;
 pub use platform::{
     platform, platform_of, pmem_shaped, Platform, PlatformKind, Topology, PLATFORMS, TOPOLOGY,
 };
+use platform::{platform_args, Pinned};
 
 /// The in-guest helper script, relative to the repository root.
 pub const GUEST_SCRIPT: &str = "tools/kmem-rs/guest/kmem-rs-guest.sh";
@@ -248,8 +248,8 @@ impl GuestRun<'_> {
             Some(&self.out),
             Some(&exec),
         );
-        let pinned = platform.pinned_qemu.then(|| qemu::unpacked(ctx)).flatten();
-        args_for_vng.extend(platform_args(platform, pinned.as_ref())?);
+        let pinned = pinned(ctx, platform);
+        args_for_vng.extend(platform_args(platform, &pinned)?);
         for o in &self.qemu_opts {
             if o.contains(char::is_whitespace) {
                 bail!("QEMU option {o:?}: vng joins options unquoted, so no blanks");
@@ -264,7 +264,7 @@ impl GuestRun<'_> {
             step.on_line = Some(f);
         }
         let mut cmd = vng(ctx, &args_for_vng);
-        if let Some(q) = &pinned {
+        if let Some(q) = &pinned.qemu {
             cmd.env("QEMU_MODULE_DIR", q.module_dir());
         }
         step.run(&mut cmd)
@@ -304,6 +304,17 @@ impl GuestRun<'_> {
         let (name, out) = (self.name.to_string(), self.out.clone());
         let outcome = self.run_platform(platform, ctx, kernel, accel, guest_args)?;
         relayed(&name, &out, &outcome, status)
+    }
+}
+
+/// The unpacked tools of the cache that `platform` runs with.
+fn pinned(ctx: &Ctx, platform: &Platform) -> Pinned {
+    Pinned {
+        qemu: platform.pinned_qemu.then(|| qemu::unpacked(ctx)).flatten(),
+        ndctl: platform
+            .pinned_ndctl
+            .then(|| ndctl::unpacked(ctx))
+            .flatten(),
     }
 }
 
@@ -363,10 +374,10 @@ pub fn interactive(
     );
     let mut args = vng_args(&kernel.dir, &platform.topology, accel, append, None, None);
     args.retain(|a| a != "--verbose");
-    let pinned = platform.pinned_qemu.then(|| qemu::unpacked(ctx)).flatten();
-    args.extend(platform_args(platform, pinned.as_ref())?);
+    let pinned = pinned(ctx, platform);
+    args.extend(platform_args(platform, &pinned)?);
     let mut cmd = vng(ctx, &args);
-    if let Some(q) = &pinned {
+    if let Some(q) = &pinned.qemu {
         cmd.env("QEMU_MODULE_DIR", q.module_dir());
     }
     // vng's status is not the shell's: it reports the guest's power-off.

@@ -3,8 +3,9 @@
 //! nodes, where the device memory comes from) and what QEMU adds for each
 //! platform (pmem, HMEM with HMAT, a CXL type-3 device).
 
-use anyhow::Result;
+use anyhow::{bail, Result};
 
+use crate::ndctl::Ndctl;
 use crate::qemu::Qemu;
 
 /// The guest's shape. One place for the topology every test relies on.
@@ -54,6 +55,17 @@ pub struct Platform {
     pub qemu_opts: &'static [&'static str],
     /// Runs on the pinned QEMU of versions.toml instead of the installed one.
     pub pinned_qemu: bool,
+    /// The guest gets the pinned ndctl, cxl and daxctl of versions.toml
+    /// (`kmem_rs.cxl_tools=` on its command line) beside the installed ones.
+    pub pinned_ndctl: bool,
+}
+
+/// The unpacked tools of versions.toml a boot runs with, where its platform
+/// wants them and the cache has them.
+#[derive(Clone, Debug, Default)]
+pub struct Pinned {
+    pub qemu: Option<Qemu>,
+    pub ndctl: Option<Ndctl>,
 }
 
 /// HMAT figures of the HMEM platform, QEMU units (ns, bytes/s): node 0 is
@@ -98,6 +110,7 @@ pub const PLATFORMS: &[Platform] = &[
         topology: TOPOLOGY,
         qemu_opts: &[],
         pinned_qemu: false,
+        pinned_ndctl: false,
     },
     Platform {
         kind: PlatformKind::Hmem,
@@ -111,6 +124,7 @@ pub const PLATFORMS: &[Platform] = &[
         },
         qemu_opts: HMAT,
         pinned_qemu: false,
+        pinned_ndctl: false,
     },
     Platform {
         kind: PlatformKind::Cxl,
@@ -124,6 +138,7 @@ pub const PLATFORMS: &[Platform] = &[
         },
         qemu_opts: CXL,
         pinned_qemu: true,
+        pinned_ndctl: true,
     },
 ];
 
@@ -152,15 +167,25 @@ pub fn pmem_shaped(topology: Topology) -> Platform {
 }
 
 /// vng arguments a platform adds to the common ones (`vm::vng_args`): its
-/// name for the guest script (`kmem_rs.platform=`), its QEMU options, and
-/// the pinned QEMU with its firmware directories when it needs that one.
-pub fn platform_args(p: &Platform, qemu: Option<&Qemu>) -> Result<Vec<String>> {
+/// name for the guest script (`kmem_rs.platform=`), its QEMU options, the
+/// pinned QEMU with its firmware directories when it needs that one, and
+/// where the pinned ndctl's wrappers are (`kmem_rs.cxl_tools=`). Without
+/// them the guest script fails the tests that need them, and says why.
+pub fn platform_args(p: &Platform, pinned: &Pinned) -> Result<Vec<String>> {
     let mut a = vec![
         "--append".to_string(),
         format!("kmem_rs.platform={}", p.name),
     ];
+    if let (true, Some(n)) = (p.pinned_ndctl, &pinned.ndctl) {
+        let dir = n.bin_dir().display().to_string();
+        if dir.contains(char::is_whitespace) {
+            bail!("{dir}: a kernel command-line parameter cannot carry blanks; use a --cache without them");
+        }
+        a.push("--append".into());
+        a.push(format!("kmem_rs.cxl_tools={dir}"));
+    }
     if p.pinned_qemu {
-        let q = qemu.ok_or_else(|| {
+        let q = pinned.qemu.as_ref().ok_or_else(|| {
             anyhow::anyhow!(
                 "the {} platform needs the pinned QEMU: run `cargo kmem setup`",
                 p.name
@@ -212,7 +237,7 @@ mod tests {
         for p in PLATFORMS {
             assert!(p.qemu_opts.iter().all(|o| !o.contains(char::is_whitespace)));
         }
-        let h = platform_args(platform("hmem").unwrap(), None)
+        let h = platform_args(platform("hmem").unwrap(), &Pinned::default())
             .unwrap()
             .join(" ");
         assert!(h.starts_with("--append kmem_rs.platform=hmem"));
@@ -220,7 +245,38 @@ mod tests {
         assert!(!h.contains("--qemu "));
         // HMAT is ignored unless the DRAM node's own figures are there too.
         assert!(h.contains("initiator=0,target=0"));
-        let e = platform_args(platform("cxl").unwrap(), None).unwrap_err();
+        let e = platform_args(platform("cxl").unwrap(), &Pinned::default()).unwrap_err();
         assert!(format!("{e}").contains("cargo kmem setup"));
+    }
+
+    /// The CXL guest learns where the pinned ndctl is; no other guest does,
+    /// and without an unpack the CXL guest gets no path (its tests say why).
+    #[test]
+    fn cxl_tools_on_the_command_line() {
+        let both = Pinned {
+            qemu: Some(Qemu::at("/c/qemu/10.0.2")),
+            ndctl: Some(Ndctl::at("/c/ndctl/81")),
+        };
+        let c = platform_args(platform("cxl").unwrap(), &both)
+            .unwrap()
+            .join(" ");
+        assert!(c.contains("--append kmem_rs.cxl_tools=/c/ndctl/81/bin"));
+        let p = platform_args(platform("pmem").unwrap(), &both)
+            .unwrap()
+            .join(" ");
+        assert!(!p.contains("cxl_tools"));
+        let qemu_only = Pinned {
+            ndctl: None,
+            ..both.clone()
+        };
+        let c = platform_args(platform("cxl").unwrap(), &qemu_only)
+            .unwrap()
+            .join(" ");
+        assert!(!c.contains("cxl_tools"));
+        let blank = Pinned {
+            ndctl: Some(Ndctl::at("/my cache/ndctl/81")),
+            ..both
+        };
+        assert!(platform_args(platform("cxl").unwrap(), &blank).is_err());
     }
 }
