@@ -89,12 +89,20 @@ impl PrivateApt {
                     .find_map(|l| l.trim().strip_prefix("Candidate: ").map(str::to_string))
             })
             .unwrap_or_else(|| "nothing".to_string());
+            let fix = if offered == p.version {
+                "the archive has the pinned version: check the network (or proxy) and rerun"
+                    .to_string()
+            } else {
+                format!(
+                    "if the archive moved on, update [{}] in {VERSIONS_FILE}",
+                    p.section
+                )
+            };
             bail!(
-                "{}\n  the archive offers {} {offered}; pinned is {}.\n  fix: if the archive moved on, update [{}] in {VERSIONS_FILE}",
+                "{}\n  the archive offers {} {offered}; pinned is {}.\n  fix: {fix}",
                 run::failure_report(&name, &out),
                 p.name,
                 p.version,
-                p.section
             );
         }
         let got = fs::read_dir(&partial)?
