@@ -20,8 +20,15 @@ NS=namespace0.0
 DAX=dax0.0
 # The machine (tools/kmem-rs/src/vm.rs PLATFORMS): pmem, hmem or cxl.
 PLATFORM=pmem
+# On the CXL platform, the directory of the pinned ndctl, cxl and daxctl
+# wrappers (versions.toml [ndctl], tools/kmem-rs/src/ndctl.rs): the host's
+# cache, which the guest sees at the same path.
+CXL_TOOLS=
 for a in $(< /proc/cmdline); do
-	case "$a" in kmem_rs.platform=*) PLATFORM=${a#*=} ;; esac
+	case "$a" in
+	kmem_rs.platform=*) PLATFORM=${a#*=} ;;
+	kmem_rs.cxl_tools=*) CXL_TOOLS=${a#*=} ;;
+	esac
 done
 # shellcheck disable=SC1091
 . "$SELFTESTS/dax/dax-kmem-lib.sh"
@@ -475,8 +482,130 @@ suite_cxl() {
 		echo "not ok 1 teardown: $r; $CXL_REGION $([ -e "/sys/bus/cxl/devices/$CXL_REGION" ] || echo not) in sysfs, $DAX $([ -e "$DAX_BASE/$DAX" ] || echo not) in sysfs, MemTotal $(memtotal_kb) kB (want $mt0)"
 		grep -A3 "CXL Window" /proc/iomem | sed 's/^/# iomem: /'
 	fi
+	# The same device again, the way CXL admins do it: the cxl and daxctl
+	# tools (81, pinned by the host), not the region sysfs ABI by hand.
+	cxl_cli "$mt0" "$size" > /tmp/cxl-c.tap
 	exec >&3 3>&-
-	ktap_merge cxl /tmp/cxl-a.tap node /tmp/node.tap cxl /tmp/cxl-b.tap
+	ktap_merge cxl /tmp/cxl-a.tap node /tmp/node.tap cxl /tmp/cxl-b.tap \
+		cxl-cli /tmp/cxl-c.tap
+}
+
+# cxl_tools_check -- the pinned cxl and daxctl run here and answer with
+# their release (the name of their unpack: ndctl/RELEASE/bin); else why not.
+cxl_tools_check() {
+	local t v want=${CXL_TOOLS%/bin}
+	want=${want##*/}
+	[ -n "$CXL_TOOLS" ] || {
+		echo "the host passed no kmem_rs.cxl_tools=: its cache has no unpack of the pinned ndctl (versions.toml [ndctl]; cargo kmem setup fetches it, and says what failed)"
+		return 1
+	}
+	for t in cxl daxctl; do
+		v=$("$CXL_TOOLS/$t" --version 2>&1)
+		[ "$v" = "$want" ] ||
+			{ echo "$CXL_TOOLS/$t --version answers '$(echo "$v" | tr '\n' ' ')', not $want"; return 1; }
+	done
+}
+
+# cxl_cli MT0 SIZE -- after the sysfs-made region's teardown (MemTotal
+# MT0), a RAM region of the whole device (SIZE bytes) made by `cxl
+# create-region`, onlined through kmem by `daxctl reconfigure-device -m
+# system-ram`, given back by `-m devdax -f`, and destroyed by `cxl`. A test
+# that cannot run because an earlier step failed fails with that reason.
+cxl_cli() {
+	local mt0=$1 size=$2 why="" out r="" node=-1 d dpath
+	local cxl=/sys/bus/cxl/devices
+	echo "1..5"
+	if why=$(cxl_tools_check); then
+		echo "ok 1 cxl and daxctl $(cxl_run cxl --version) run in the guest ($CXL_TOOLS)"
+	else
+		echo "not ok 1 cxl tools: $why"
+		why="no cxl tools: $why"
+	fi
+	DAX=
+	if [ -z "$why" ]; then
+		out=$(cxl_run cxl create-region -t ram -m -d "${CXL_ROOT##*/}" mem0 2>&1)
+		r=$(echo "$out" | sed -n 's/^ *"region":"\(region[0-9]*\)".*/\1/p' | head -1)
+		for _ in $(seq 100); do
+			for d in "$DAX_BASE"/dax*; do
+				[ -e "$d" ] && DAX=${d##*/}
+			done
+			[ -n "$DAX" ] && break
+			sleep 0.1
+		done
+		dpath=$(readlink -f "$DAX_BASE/$DAX" 2> /dev/null)
+		node=$(cat "$DAX_BASE/$DAX/target_node" 2> /dev/null || echo -1)
+	fi
+	if [ -n "$why" ]; then
+		echo "not ok 2 cxl create-region -t ram: $why"
+	elif [ -n "$r" ] && [ "$(cat "$cxl/$r/mode" 2> /dev/null)" = ram ] &&
+	     [ "$(($(cat "$cxl/$r/size" 2> /dev/null || echo 0)))" = "$size" ] &&
+	     [ "$(cat "$cxl/$r/commit" 2> /dev/null)" = 1 ] &&
+	     [ "${dpath#*/$r/}" != "$dpath" ] && [ "$(dax_driver)" = kmem ] &&
+	     [ "$(cat "$DAX_BASE/$DAX/size")" = "$size" ]; then
+		echo "ok 2 cxl create-region -t ram -m -d ${CXL_ROOT##*/} mem0: $r, $((size >> 20)) MiB, committed; kmem bound its $DAX (node $node)"
+	else
+		echo "not ok 2 cxl create-region -t ram -m -d ${CXL_ROOT##*/} mem0: region '$r' mode $(cat "$cxl/$r/mode" 2> /dev/null), size $(cat "$cxl/$r/size" 2> /dev/null), commit $(cat "$cxl/$r/commit" 2> /dev/null); dax device '$DAX' at $dpath, driver $(dax_driver); cxl said: $(echo "$out" | tr '\n' ' ')"
+		why="no region from cxl create-region"
+	fi
+	if [ -z "$why" ]; then
+		out=$(cxl_run daxctl reconfigure-device -m system-ram "$DAX" 2>&1)
+		if [ "$(memtotal_kb)" = $((mt0 + size / 1024)) ] && [ "$(kmem_bytes)" = "$size" ] &&
+		   cxl_iomem "$r" "$DAX" | grep -qx "System RAM (kmem)" &&
+		   [ "$(node_memtotal_kb "$node")" = $((size / 1024)) ]; then
+			echo "ok 3 daxctl reconfigure-device -m system-ram $DAX: MemTotal +$((size >> 10)) kB, node $node has it, \"System RAM (kmem)\" under $DAX under $r"
+		else
+			echo "not ok 3 daxctl reconfigure-device -m system-ram $DAX: MemTotal $(memtotal_kb) kB (want $((mt0 + size / 1024))), $(kmem_bytes) bytes of kmem, node $node $(node_memtotal_kb "$node") kB, under $r: $(cxl_iomem "$r" "$DAX" | paste -sd, -); daxctl said: $(echo "$out" | tr '\n' ' ')"
+			grep -A3 "CXL Window" /proc/iomem | sed 's/^/# iomem: /'
+		fi
+		out=$(cxl_run daxctl reconfigure-device -m devdax -f "$DAX" 2>&1)
+		iomem_scan
+		kmem_bytes_get
+		if [ "$(dax_driver)" = device_dax ] && [ "$(memtotal_kb)" = "$mt0" ] &&
+		   [ "$KMEM_BYTES" = 0 ] && [ "$KMEM_NAMES" = 0 ] &&
+		   [ "$(node_memtotal_kb "$node")" -le 0 ]; then
+			echo "ok 4 daxctl reconfigure-device -m devdax -f $DAX: offlined and removed, device_dax, MemTotal back to $mt0 kB, node $node has no memory"
+		else
+			echo "not ok 4 daxctl reconfigure-device -m devdax -f $DAX: driver $(dax_driver), MemTotal $(memtotal_kb) kB (want $mt0), $KMEM_BYTES bytes of kmem ($KMEM_NAMES \"System RAM (kmem)\" left), node $node $(node_memtotal_kb "$node") kB; daxctl said: $(echo "$out" | tr '\n' ' ')"
+		fi
+	else
+		echo "not ok 3 daxctl reconfigure-device -m system-ram: $why"
+		echo "not ok 4 daxctl reconfigure-device -m devdax -f: $why"
+	fi
+	if [ -n "$why" ] && [ -z "$r" ]; then
+		echo "not ok 5 cxl destroy-region: $why"
+		return
+	fi
+	out=$({ cxl_run cxl disable-region "$r" && cxl_run cxl destroy-region "$r"; } 2>&1)
+	if [ ! -e "$cxl/$r" ] && [ ! -e "$DAX_BASE/$DAX" ] && [ "$(memtotal_kb)" = "$mt0" ] &&
+	   ! grep -qE " : ($r|$DAX|System RAM \(kmem\))\$" /proc/iomem; then
+		echo "ok 5 cxl disable-region, destroy-region $r: $r and $DAX gone, MemTotal $mt0 kB, nothing of them in /proc/iomem"
+	else
+		echo "not ok 5 cxl disable-region, destroy-region $r: $r $([ -e "$cxl/$r" ] || echo not) in sysfs, $DAX $([ -e "$DAX_BASE/$DAX" ] || echo not) in sysfs, MemTotal $(memtotal_kb) kB (want $mt0); cxl said: $(echo "$out" | tr '\n' ' ')"
+		grep -A3 "CXL Window" /proc/iomem | sed 's/^/# iomem: /'
+	fi
+}
+
+# cxl_run TOOL ARGS... -- the pinned TOOL (cxl, daxctl) with ARGS.
+cxl_run() { "$CXL_TOOLS/$1" "${@:2}"; }
+
+# cxl_iomem REGION DAX -- the names of what /proc/iomem nests under DAX
+# under REGION.
+cxl_iomem() {
+	awk -v r="$1" -v d="$2" '
+		{ ind = match($0, /[^ ]/) - 1; name = $0; sub(/^[^:]*: /, "", name) }
+		in_r && ind <= ri { in_r = 0 }
+		in_d && ind <= di { in_d = 0 }
+		in_d { print name }
+		in_r && name == d { in_d = 1; di = ind }
+		name == r { in_r = 1; ri = ind }' /proc/iomem
+}
+
+# node_memtotal_kb NODE -- NODE's MemTotal in kB (-1 without the node: a
+# memory-only node goes offline with its last memory).
+node_memtotal_kb() {
+	local f=/sys/devices/system/node/node$1/meminfo
+	[ -e "$f" ] || { echo -1; return; }
+	awk '/MemTotal/ { print $4 }' "$f"
 }
 
 suite_daxctl_roundtrip() {

@@ -184,7 +184,8 @@ pub const SUITES: &[Suite] = &[
     },
     Suite {
         name: "cxl",
-        about: "CXL type-3 RAM region made through sysfs: kmem at region creation, node and tier, teardown",
+        about: "CXL type-3 RAM region made through sysfs: kmem at region creation, node and tier, \
+                teardown; then with cxl create-region -t ram and daxctl reconfigure-device (ndctl 81)",
         append: &[],
         timeout: Duration::from_secs(900),
         per_driver: true,
