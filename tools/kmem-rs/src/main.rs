@@ -102,6 +102,9 @@ enum Cmd {
         /// Run only the suites whose name contains this string (repeatable).
         #[arg(short, long)]
         filter: Vec<String>,
+        /// Leave out the suites whose name contains this string (repeatable).
+        #[arg(long)]
+        skip: Vec<String>,
         /// List the suites and exit.
         #[arg(long)]
         list: bool,
@@ -279,6 +282,7 @@ fn real_main(cli: Cli) -> Result<()> {
         }
         Cmd::Test {
             filter,
+            skip,
             list,
             no_build,
             driver,
@@ -295,8 +299,11 @@ fn real_main(cli: Cli) -> Result<()> {
             } else {
                 driver
             };
-            let (_, failed) =
-                test::run(&ctx, &kernel, &filter, &drivers, started.elapsed(), record)?;
+            let sel = test::Selection {
+                filters: filter,
+                skips: skip,
+            };
+            let (_, failed) = test::run(&ctx, &kernel, &sel, &drivers, started.elapsed(), record)?;
             if failed > 0 {
                 anyhow::bail!("{failed} test(s) failed");
             }
@@ -306,7 +313,14 @@ fn real_main(cli: Cli) -> Result<()> {
             let started = std::time::Instant::now();
             let kernel = ensure_built(&ctx, false)?;
             let all = build::Driver::ALL.to_vec();
-            let (tp, tf) = test::run(&ctx, &kernel, &[], &all, started.elapsed(), false)?;
+            let (tp, tf) = test::run(
+                &ctx,
+                &kernel,
+                &test::Selection::default(),
+                &all,
+                started.elapsed(),
+                false,
+            )?;
             let (cp, cf) = check::run(&ctx, &[])?;
             println!(
                 "# ci: suites {tp} passed, {tf} failed; series checks {cp} passed, {cf} failed ({:.0}s)",

@@ -26,6 +26,7 @@ use crate::ctx::Ctx;
 use crate::tap;
 use crate::vm::{self, GuestRun, Topology};
 use store::Outcome;
+pub use suites::Selection;
 use suites::{Suite, SUITES};
 use summary::{differences, record_matrix, summary, Row};
 
@@ -47,18 +48,19 @@ pub fn list() {
     }
 }
 
-/// The suites that `filters` pick from [`SUITES`] and the lane's `extra` ones.
-fn selected(filters: &[String], extra: &'static [Suite]) -> Result<Vec<&'static Suite>> {
+/// The suites that `sel` picks from [`SUITES`] and the lane's `extra` ones.
+fn selected(sel: &Selection, extra: &'static [Suite]) -> Result<Vec<&'static Suite>> {
     let picked: Vec<_> = SUITES
         .iter()
         .chain(extra)
-        .filter(|s| filters.is_empty() || filters.iter().any(|f| s.name.contains(f.as_str())))
+        .filter(|s| sel.picks(s.name))
         .collect();
     if picked.is_empty() {
         let names: Vec<_> = SUITES.iter().chain(extra).map(|s| s.name).collect();
         bail!(
-            "no suite matches {:?}; suites: {}",
-            filters,
+            "no suite matches {:?} less {:?}; suites: {}",
+            sel.filters,
+            sel.skips,
             names.join(", ")
         );
     }
@@ -68,12 +70,12 @@ fn selected(filters: &[String], extra: &'static [Suite]) -> Result<Vec<&'static 
 pub fn run(
     ctx: &Ctx,
     kernel: &Kernel,
-    filters: &[String],
+    sel: &Selection,
     drivers: &[Driver],
     prep: Duration,
     record: bool,
 ) -> Result<(usize, usize)> {
-    let suites = selected(filters, lanes::extra_suites(ctx.variant.as_deref()))?;
+    let suites = selected(sel, lanes::extra_suites(ctx.variant.as_deref()))?;
     let names: Vec<_> = drivers.iter().map(|d| d.name()).collect();
     println!(
         "==> test ({} suite(s) on the {} kmem driver(s), kernel {})",
@@ -85,7 +87,7 @@ pub fn run(
     // `--record` merges each suite's outcomes into the store as soon as
     // they are in, so a run cut short keeps the suites it finished.
     let req = record::Request {
-        filters,
+        sel,
         drivers: &names,
         knobs: record::knobs_set(),
         accel: format!("{accel:?}"),
@@ -96,7 +98,10 @@ pub fn run(
         command: record::command(ctx, &req),
         commit: req.commit.clone(),
     };
-    let lane = selected(&[], lanes::extra_suites(ctx.variant.as_deref()))?;
+    let lane = selected(
+        &Selection::default(),
+        lanes::extra_suites(ctx.variant.as_deref()),
+    )?;
     let started = Instant::now();
     println!("TAP version 13");
     let plan: usize = suites
@@ -146,11 +151,7 @@ pub fn run(
         })
         .collect();
     // Only a full run of the whole series is the matrix cover letters quote.
-    if filters.is_empty()
-        && drivers == Driver::ALL
-        && ctx.variant.is_none()
-        && ctx.without.is_empty()
-    {
+    if sel.is_all() && drivers == Driver::ALL && ctx.variant.is_none() && ctx.without.is_empty() {
         record_matrix(ctx, &rows, passed, failed)?;
     }
     let mut sum = summary(ctx, &rows, drivers.len() > 1);
@@ -277,21 +278,47 @@ fn run_one(
 mod tests {
     use super::*;
 
+    fn sel(filters: &[&str], skips: &[&str]) -> Selection {
+        let own = |l: &[&str]| l.iter().map(|s| s.to_string()).collect();
+        Selection {
+            filters: own(filters),
+            skips: own(skips),
+        }
+    }
+
     #[test]
     fn filters_select_suites() {
-        assert_eq!(selected(&[], &[]).unwrap().len(), SUITES.len());
-        let s = selected(&["mem-on".into()], &[]).unwrap();
+        assert_eq!(selected(&sel(&[], &[]), &[]).unwrap().len(), SUITES.len());
+        let s = selected(&sel(&["mem-on"], &[]), &[]).unwrap();
         assert_eq!(s.len(), 1);
         assert_eq!(s[0].name, "mem-on-off");
-        assert!(selected(&["nope".into()], &[]).is_err());
+        assert!(selected(&sel(&["nope"], &[]), &[]).is_err());
         let lane = lanes::DEBUG_SUITES;
         assert_eq!(
-            selected(&[], lane).unwrap().len(),
+            selected(&sel(&[], &[]), lane).unwrap().len(),
             SUITES.len() + lane.len()
         );
         assert_eq!(
-            selected(&["faults".into()], lane).unwrap()[0].name,
+            selected(&sel(&["faults"], &[]), lane).unwrap()[0].name,
             "faults"
         );
+    }
+
+    #[test]
+    fn skips_leave_suites_out() {
+        let lane = lanes::DEBUG_SUITES;
+        // The lane's normal suites: every one of SUITES, none of the lane's own.
+        let skips: Vec<&str> = lane.iter().map(|s| s.name).collect();
+        let normal = selected(&sel(&[], &skips), lane).unwrap();
+        let names: Vec<_> = normal.iter().map(|s| s.name).collect();
+        let want: Vec<_> = SUITES.iter().map(|s| s.name).collect();
+        assert_eq!(names, want);
+        // A skip wins over a filter; skipping everything is an error.
+        let s = selected(&sel(&["hmem"], &["stress"]), lane).unwrap();
+        assert!(s
+            .iter()
+            .all(|s| s.name.contains("hmem") && !s.name.contains("stress")));
+        assert!(selected(&sel(&["cxl"], &["cxl"]), lane).is_err());
+        assert!(!sel(&[], &["x"]).is_all() && sel(&[], &[]).is_all());
     }
 }

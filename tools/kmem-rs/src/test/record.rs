@@ -12,6 +12,7 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use super::store::{self, Store};
+use super::suites::Selection;
 use crate::ctx::Ctx;
 use crate::run;
 
@@ -20,7 +21,7 @@ pub const DIR: &str = "tools/kmem-rs/results";
 
 /// How a run was asked for, as the results file states it.
 pub struct Request<'a> {
-    pub filters: &'a [String],
+    pub sel: &'a Selection,
     pub drivers: &'a [&'a str],
     /// The lane's count overrides that reached the guests (`NAME=VALUE`).
     pub knobs: Vec<String>,
@@ -76,8 +77,11 @@ pub fn command(ctx: &Ctx, req: &Request) -> String {
         let _ = write!(cmd, " --variant {v}");
     }
     cmd.push_str(" test");
-    for f in req.filters {
+    for f in &req.sel.filters {
         let _ = write!(cmd, " -f {f}");
+    }
+    for f in &req.sel.skips {
+        let _ = write!(cmd, " --skip {f}");
     }
     if req.drivers.len() == 1 {
         let _ = write!(cmd, " -d {}", req.drivers[0].to_lowercase());
@@ -228,8 +232,12 @@ mod tests {
 
     /// A run of every suite on both drivers, as CI makes it.
     fn full_run() -> Request<'static> {
+        static ALL: Selection = Selection {
+            filters: Vec::new(),
+            skips: Vec::new(),
+        };
         Request {
-            filters: &[],
+            sel: &ALL,
             drivers: &["C", "Rust"],
             knobs: Vec::new(),
             accel: "Tcg".to_string(),
@@ -239,8 +247,12 @@ mod tests {
 
     #[test]
     fn command_reproduces_the_run() {
+        let sel = Selection {
+            filters: vec!["stress".to_string()],
+            skips: vec!["cxl".to_string()],
+        };
         let req = Request {
-            filters: &["stress".to_string()],
+            sel: &sel,
             drivers: &["Rust"],
             knobs: vec!["DAX_KMEM_STRESS_CYCLES=50".to_string()],
             accel: "Tcg".to_string(),
@@ -248,7 +260,8 @@ mod tests {
         };
         assert_eq!(
             command(&ctx(Some("debug")), &req),
-            "DAX_KMEM_STRESS_CYCLES=50 cargo kmem --variant debug test -f stress -d rust --record"
+            "DAX_KMEM_STRESS_CYCLES=50 cargo kmem --variant debug test -f stress --skip cxl -d rust \
+             --record"
         );
         let all = full_run();
         assert_eq!(command(&ctx(None), &all), "cargo kmem test --record");

@@ -6,6 +6,26 @@ use std::time::Duration;
 
 use crate::vm::PlatformKind;
 
+/// Which suites a run asks for: those whose name contains one of `filters`
+/// (all when there is none), less those whose name contains one of `skips`.
+#[derive(Default)]
+pub struct Selection {
+    pub filters: Vec<String>,
+    pub skips: Vec<String>,
+}
+
+impl Selection {
+    pub fn picks(&self, name: &str) -> bool {
+        let any = |l: &[String]| l.iter().any(|f| name.contains(f.as_str()));
+        (self.filters.is_empty() || any(&self.filters)) && !any(&self.skips)
+    }
+
+    /// Whether the selection is every suite of the lane.
+    pub fn is_all(&self) -> bool {
+        self.filters.is_empty() && self.skips.is_empty()
+    }
+}
+
 /// An in-guest test suite; its name is the guest script's `suite` argument.
 pub struct Suite {
     pub name: &'static str,
