@@ -369,9 +369,9 @@ hmem_two_ranges() {
 	bs=$(block_size)
 	dev=$(hmem_new) && [ -n "$dev" ] || return 1
 	d=$DAX_BASE/$dev
-	echo $((2 * bs)) > "$d/size" && r=$(cat "$d/mapping0/start") && echo 0 > "$d/size" || return 1
-	printf '%#x-%#x' "$r" $((r + 2 * bs - 1)) > "$d/mapping" &&
-		printf '%#x-%#x' $((r + 3 * bs)) $((r + 5 * bs - 1)) > "$d/mapping" || return 1
+	r=$(dax_free_start "$d") || return 1
+	[ "$(dax_add_ranges "$d" "$(printf '%#x-%#x' "$r" $((r + 2 * bs - 1)))" \
+		"$(printf '%#x-%#x' $((r + 3 * bs)) $((r + 5 * bs - 1)))")" = ok ] || return 1
 	echo "$dev" > /sys/bus/dax/drivers/device_dax/bind || return 1
 	echo "$dev"
 }

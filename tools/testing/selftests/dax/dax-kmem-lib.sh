@@ -44,6 +44,16 @@ dax_driver() { dax_driver_get; echo "$DRIVER"; }
 # block_size -- the memory block size in bytes.
 block_size() { sysfs_read "$MEM_BASE/block_size_bytes"; echo $((0x$REPLY)); }
 
+# dax_free_start DIR -- where the free space of the region of the empty
+# device DIR (under $DAX_BASE) starts: where a first allocation lands.
+dax_free_start() {
+	local start
+	echo $((2 * $(block_size))) > "$1/size" || return 1
+	start=$(cat "$1/mapping0/start")
+	echo 0 > "$1/size"
+	[ -n "$start" ] && echo "$start"
+}
+
 # iomem_scan -- one pass over /proc/iomem for $DAX: KMEM_RANGES, each
 # "start end" (hex, inclusive) of a "System RAM (kmem)" resource nested
 # under the device's own resource; KMEM_NAMES, the "System RAM (kmem)"
@@ -191,6 +201,19 @@ dax_write() {
 	else
 		echo "${err##*: }"
 	fi
+}
+
+# dax_add_ranges DIR RANGE... -- give the device DIR each RANGE (START-END,
+# inclusive) in turn through its mapping file; print "ok", or the error of
+# the first write refused.
+dax_add_ranges() {
+	local d=$1 r w=ok
+	shift
+	for r; do
+		w=$(dax_write "$d/mapping" "$r")
+		[ "$w" = ok ] || break
+	done
+	echo "$w"
 }
 
 # kmem_state -- the device's kmem state attribute, or "-" without one.

@@ -79,15 +79,10 @@ res0=$(dax_reservations)
 
 # Two ranges of two blocks each, one block apart, where the region's free
 # space starts.
-echo $((2 * bs)) > "$D/size"
-R=$(cat "$D/mapping0/start")
-echo 0 > "$D/size"
+R=$(dax_free_start "$D") || ktap_exit_fail_msg "cannot allocate from the region of $DAX"
 r0="$(hex $R)-$(hex $((R + 2 * bs - 1)))"
 r1="$(hex $((R + 3 * bs)))-$(hex $((R + 5 * bs - 1)))"
-for r in $r0 $r1; do
-	w=$(dax_write "$D/mapping" "$r")
-	[ "$w" = ok ] || break
-done
+w=$(dax_add_ranges "$D" "$r0" "$r1")
 [ "$w" = ok ] && [ "$(cat "$D/size")" = $((4 * bs)) ] && [ -e "$D/mapping1" ]
 result $? "$DAX built from $r0 and $r1 ($w)"
 RANGE0="$(printf '%x %x' $R $((R + 2 * bs - 1)))"

@@ -44,19 +44,13 @@ ktap_set_plan 12
 mt0=$(memtotal_kb)
 res0=$(dax_reservations)
 
-# Where the region's free space starts: where a first allocation lands.
-echo $((2 * bs)) > "$D/size"
-R=$(cat "$D/mapping0/start")
-echo 0 > "$D/size"
+R=$(dax_free_start "$D") || ktap_exit_fail_msg "cannot allocate from the region of $DAX"
 small=$((64 << 20))
 mis=$((32 << 20))
 r0="$(hex $R)-$(hex $((R + 2 * bs - 1)))"
 r1="$(hex $((R + 3 * bs)))-$(hex $((R + 3 * bs + small - 1)))"
 r2="$(hex $((R + 4 * bs + mis)))-$(hex $((R + 6 * bs + mis - 1)))"
-for r in $r0 $r1 $r2; do
-	w=$(dax_write "$D/mapping" "$r")
-	[ "$w" = ok ] || break
-done
+w=$(dax_add_ranges "$D" "$r0" "$r1" "$r2")
 size=$(cat "$D/size")
 [ "$w" = ok ] && [ "$size" = $((4 * bs + small)) ] && [ -e "$D/mapping2" ]
 result $? "$DAX built from $r0, $r1 (smaller than a block)," \
