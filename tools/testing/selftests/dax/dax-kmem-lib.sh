@@ -402,8 +402,9 @@ kmem_check() {
 # kmem_reload_test NAME -- the KTAP result of a scenario's closing unload and
 # reload: with the device bound (so rmmod unbinds it), then rebound and
 # unplugged, consistent all along. With DAX_KMEM_TEST_AUTOBIND=1 the device
-# belongs to a kmem-type region (a CXL RAM region's): loading kmem binds it
-# (dax_match_type()), so the reload itself must leave it bound, offline.
+# is of the kmem type (a CXL RAM region's, or an HMEM region's whole device
+# with dax_hmem.region_idle=0): loading kmem binds it (dax_match_type()), so
+# the reload itself must leave it bound to kmem, consistent.
 kmem_reload_test() {
 	local r why want=none how="rebind"
 	if [ "${DAX_KMEM_TEST_AUTOBIND:-0}" = 1 ]; then
