@@ -50,7 +50,7 @@ dax_free_start() {
 	local start
 	echo $((2 * $(block_size))) > "$1/size" || return 1
 	start=$(cat "$1/mapping0/start")
-	echo 0 > "$1/size"
+	echo 0 > "$1/size" || return 1
 	[ -n "$start" ] && echo "$start"
 }
 
